@@ -1,0 +1,237 @@
+"""The ``Motion`` container: SMPL-24 axis-angle poses, root translation and frame rate.
+
+Every generator returns a ``Motion``; every exporter reads one. Coordinates are Y-up metres as in
+AIST++ unless a producer documents otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from a2a.errors import MotionFormatError
+from a2a.motion.kinematics import fk_axis_angle
+from a2a.motion.rotations import axis_angle_to_quaternion, quaternion_slerp, quaternion_to_axis_angle
+from a2a.motion.skeleton import SMPL24, Skeleton
+
+AISTPP_KEYS = ("smpl_poses", "smpl_trans", "smpl_scaling")
+
+
+def _as_finite(array, name: str, shape_hint: str, source: str) -> np.ndarray:
+    try:
+        out = np.asarray(array, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise MotionFormatError(f"{source}: field {name!r} is not numeric ({exc})") from None
+    if not np.isfinite(out).all():
+        bad = int((~np.isfinite(out)).sum())
+        raise MotionFormatError(f"{source}: field {name!r} has {bad} NaN/infinite values")
+    return out
+
+
+@dataclass
+class Motion:
+    """A motion clip.
+
+    Attributes:
+        poses: ``[N, 24, 3]`` axis-angle rotation of each SMPL joint relative to its parent (radians).
+        trans: ``[N, 3]`` root translation in metres (already divided by any AIST++ scaling).
+        fps: frames per second.
+    """
+
+    poses: np.ndarray
+    trans: np.ndarray
+    fps: float = 30.0
+
+    def __post_init__(self) -> None:
+        self.poses, self.trans = self._validated(self.poses, self.trans, self.fps, "Motion")
+
+    @staticmethod
+    def _validated(poses, trans, fps, source: str) -> tuple[np.ndarray, np.ndarray]:
+        poses = _as_finite(poses, "poses", "[N, 24, 3]", source)
+        trans = _as_finite(trans, "trans", "[N, 3]", source)
+        if poses.ndim == 2 and poses.shape[1] == 72:
+            poses = poses.reshape(-1, 24, 3)
+        if poses.ndim != 3 or poses.shape[1:] != (24, 3):
+            raise MotionFormatError(f"{source}: poses must have shape [N, 24, 3] or [N, 72], got {poses.shape}")
+        if trans.ndim != 2 or trans.shape[1] != 3:
+            raise MotionFormatError(f"{source}: trans must have shape [N, 3], got {trans.shape}")
+        if len(poses) != len(trans):
+            raise MotionFormatError(
+                f"{source}: poses have {len(poses)} frames but trans has {len(trans)}"
+            )
+        if not (isinstance(fps, int | float) and np.isfinite(fps) and fps > 0):
+            raise MotionFormatError(f"{source}: fps must be a positive number, got {fps!r}")
+        return poses, trans
+
+    # --- basic properties -------------------------------------------------------------------------
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.poses)
+
+    def __len__(self) -> int:
+        return self.num_frames
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds (frames / fps)."""
+        return self.num_frames / self.fps
+
+    def __getitem__(self, index: slice) -> Motion:
+        """Frame slicing: ``motion[30:60]`` is a new Motion with those frames."""
+        if not isinstance(index, slice):
+            raise TypeError("Motion supports slice indexing only, e.g. motion[0:150]")
+        return Motion(self.poses[index].copy(), self.trans[index].copy(), self.fps)
+
+    def slice_seconds(self, start: float, end: float) -> Motion:
+        """Frames covering ``[start, end)`` seconds."""
+        return self[int(round(start * self.fps)) : int(round(end * self.fps))]
+
+    def joints(self, skeleton: Skeleton = SMPL24) -> np.ndarray:
+        """World joint positions ``[N, J, 3]`` by forward kinematics."""
+        return fk_axis_angle(self.poses, self.trans, skeleton)
+
+    # --- resampling -------------------------------------------------------------------------------
+
+    def resample(self, fps: float) -> Motion:
+        """Motion at another frame rate.
+
+        An integer down-sampling ratio keeps every k-th frame (what EDGE does for 60 → 30 fps, so the
+        frames are exactly the original ones); other ratios interpolate: slerp for rotations, linear for
+        translation, over the same time span.
+        """
+        if fps <= 0:
+            raise MotionFormatError(f"target fps must be positive, got {fps}")
+        ratio = self.fps / fps
+        if abs(ratio - round(ratio)) < 1e-9 and round(ratio) >= 1:
+            step = int(round(ratio))
+            return Motion(self.poses[::step].copy(), self.trans[::step].copy(), fps)
+        n_out = max(1, int(np.floor((self.num_frames - 1) * fps / self.fps + 1e-9)) + 1)
+        src = np.arange(n_out) * self.fps / fps
+        lo = np.clip(np.floor(src).astype(int), 0, self.num_frames - 1)
+        hi = np.clip(lo + 1, 0, self.num_frames - 1)
+        frac = src - lo
+        quats = axis_angle_to_quaternion(self.poses)
+        q = quaternion_slerp(quats[lo], quats[hi], np.broadcast_to(frac[:, None], (n_out, 24)).copy())
+        trans = self.trans[lo] * (1 - frac[:, None]) + self.trans[hi] * frac[:, None]
+        return Motion(quaternion_to_axis_angle(q), trans, fps)
+
+    # --- files ------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_aistpp_pkl(cls, path: str | os.PathLike, fps: float = 60.0) -> Motion:
+        """Read an AIST++ motion pickle (``smpl_poses`` [N, 72], ``smpl_trans`` [N, 3],
+        ``smpl_scaling`` [1]); the translation is divided by the scaling. AIST++ is 60 fps."""
+        path = Path(path)
+        data = _load_pickle(path)
+        missing = [k for k in ("smpl_poses", "smpl_trans") if k not in data]
+        if missing:
+            raise MotionFormatError(
+                f"{path}: missing field(s) {', '.join(missing)} (found: {', '.join(map(str, data)) or 'none'})"
+            )
+        scaling = 1.0
+        if "smpl_scaling" in data:
+            s = _as_finite(data["smpl_scaling"], "smpl_scaling", "[1]", str(path)).reshape(-1)
+            if s.size != 1 or s[0] <= 0:
+                raise MotionFormatError(f"{path}: field 'smpl_scaling' must be one positive number, got {s}")
+            scaling = float(s[0])
+        poses = _as_finite(data["smpl_poses"], "smpl_poses", "[N, 72]", str(path))
+        if poses.ndim != 2 or poses.shape[1] != 72:
+            if not (poses.ndim == 3 and poses.shape[1:] == (24, 3)):
+                raise MotionFormatError(f"{path}: field 'smpl_poses' must have shape [N, 72], got {poses.shape}")
+        trans = _as_finite(data["smpl_trans"], "smpl_trans", "[N, 3]", str(path))
+        if trans.ndim != 2 or trans.shape[1] != 3:
+            raise MotionFormatError(f"{path}: field 'smpl_trans' must have shape [N, 3], got {trans.shape}")
+        if len(poses) == 0:
+            raise MotionFormatError(f"{path}: field 'smpl_poses' has zero frames")
+        if len(poses) != len(trans):
+            raise MotionFormatError(
+                f"{path}: 'smpl_poses' has {len(poses)} frames but 'smpl_trans' has {len(trans)}"
+            )
+        return cls(poses.reshape(-1, 24, 3), trans / scaling, fps)
+
+    def to_aistpp_pkl(self, path: str | os.PathLike, scaling: float = 1.0) -> Path:
+        """Write an AIST++-style pickle; ``smpl_trans`` is stored multiplied by ``scaling``."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {
+            "smpl_poses": self.poses.reshape(-1, 72).astype(np.float64),
+            "smpl_trans": (self.trans * scaling).astype(np.float64),
+            "smpl_scaling": np.array([scaling], dtype=np.float64),
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump(data, f, protocol=4)
+        tmp.replace(path)  # atomic: a crash never leaves a truncated pkl behind
+        return path
+
+    @classmethod
+    def from_npz(cls, path: str | os.PathLike) -> Motion:
+        """Read ``poses`` [N, 24, 3] or [N, 72], ``trans`` [N, 3] and optional ``fps`` from an npz."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                fields = dict(data)
+        except Exception as exc:  # zipfile/pickle/OS errors all mean the same to the user
+            raise MotionFormatError(f"{path}: cannot read npz ({exc})") from None
+        missing = [k for k in ("poses", "trans") if k not in fields]
+        if missing:
+            raise MotionFormatError(f"{path}: missing field(s) {', '.join(missing)}")
+        fps = float(fields["fps"]) if "fps" in fields else 30.0
+        poses, trans = cls._validated(fields["poses"], fields["trans"], fps, str(path))
+        return cls(poses, trans, fps)
+
+    def to_npz(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, poses=self.poses, trans=self.trans, fps=np.float64(self.fps))
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, fps: float | None = None) -> Motion:
+        """Read a motion file by extension: ``.pkl`` (AIST++, 60 fps unless ``fps``) or ``.npz``."""
+        path = Path(path)
+        if not path.exists():
+            raise MotionFormatError(f"{path}: no such file")
+        if path.suffix == ".pkl":
+            return cls.from_aistpp_pkl(path, fps=fps or 60.0)
+        if path.suffix == ".npz":
+            motion = cls.from_npz(path)
+            return motion if fps is None else cls(motion.poses, motion.trans, fps)
+        raise MotionFormatError(f"{path}: unknown motion format {path.suffix!r} (expected .pkl or .npz)")
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Admits only numpy arrays and builtin containers: a motion pickle runs no foreign code."""
+
+    _ALLOWED = {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("collections", "OrderedDict"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self._ALLOWED or (module.startswith("numpy") and name.endswith("DType")):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+
+
+def _load_pickle(path: Path) -> dict:
+    if not path.exists():
+        raise MotionFormatError(f"{path}: no such file")
+    try:
+        with open(path, "rb") as f:
+            data = _SafeUnpickler(f, encoding="latin1").load()
+    except Exception as exc:  # truncated files raise EOFError/UnpicklingError/ValueError alike
+        raise MotionFormatError(f"{path}: not a readable motion pickle ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, dict):
+        raise MotionFormatError(f"{path}: expected a dict of arrays, got {type(data).__name__}")
+    return data
