@@ -10,6 +10,7 @@ import os
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -21,7 +22,7 @@ from a2a.motion.skeleton import SMPL24, Skeleton
 AISTPP_KEYS = ("smpl_poses", "smpl_trans", "smpl_scaling")
 
 
-def _as_finite(array, name: str, shape_hint: str, source: str) -> np.ndarray:
+def _as_finite(array, name: str, source: str) -> np.ndarray:
     try:
         out = np.asarray(array, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -51,18 +52,18 @@ class Motion:
 
     @staticmethod
     def _validated(poses, trans, fps, source: str) -> tuple[np.ndarray, np.ndarray]:
-        poses = _as_finite(poses, "poses", "[N, 24, 3]", source)
-        trans = _as_finite(trans, "trans", "[N, 3]", source)
+        poses = _as_finite(poses, "poses", source)
+        trans = _as_finite(trans, "trans", source)
         if poses.ndim == 2 and poses.shape[1] == 72:
             poses = poses.reshape(-1, 24, 3)
         if poses.ndim != 3 or poses.shape[1:] != (24, 3):
-            raise MotionFormatError(f"{source}: poses must have shape [N, 24, 3] or [N, 72], got {poses.shape}")
+            raise MotionFormatError(
+                f"{source}: poses must have shape [N, 24, 3] or [N, 72], got {poses.shape}"
+            )
         if trans.ndim != 2 or trans.shape[1] != 3:
             raise MotionFormatError(f"{source}: trans must have shape [N, 3], got {trans.shape}")
         if len(poses) != len(trans):
-            raise MotionFormatError(
-                f"{source}: poses have {len(poses)} frames but trans has {len(trans)}"
-            )
+            raise MotionFormatError(f"{source}: poses have {len(poses)} frames but trans has {len(trans)}")
         if not (isinstance(fps, int | float) and np.isfinite(fps) and fps > 0):
             raise MotionFormatError(f"{source}: fps must be a positive number, got {fps!r}")
         return poses, trans
@@ -89,7 +90,7 @@ class Motion:
 
     def slice_seconds(self, start: float, end: float) -> Motion:
         """Frames covering ``[start, end)`` seconds."""
-        return self[int(round(start * self.fps)) : int(round(end * self.fps))]
+        return self[round(start * self.fps) : round(end * self.fps)]
 
     def joints(self, skeleton: Skeleton = SMPL24) -> np.ndarray:
         """World joint positions ``[N, J, 3]`` by forward kinematics."""
@@ -108,7 +109,7 @@ class Motion:
             raise MotionFormatError(f"target fps must be positive, got {fps}")
         ratio = self.fps / fps
         if abs(ratio - round(ratio)) < 1e-9 and round(ratio) >= 1:
-            step = int(round(ratio))
+            step = round(ratio)
             return Motion(self.poses[::step].copy(), self.trans[::step].copy(), fps)
         n_out = max(1, int(np.floor((self.num_frames - 1) * fps / self.fps + 1e-9)) + 1)
         src = np.arange(n_out) * self.fps / fps
@@ -131,19 +132,21 @@ class Motion:
         missing = [k for k in ("smpl_poses", "smpl_trans") if k not in data]
         if missing:
             raise MotionFormatError(
-                f"{path}: missing field(s) {', '.join(missing)} (found: {', '.join(map(str, data)) or 'none'})"
+                f"{path}: missing field(s) {', '.join(missing)} "
+                f"(found: {', '.join(map(str, data)) or 'none'})"
             )
         scaling = 1.0
         if "smpl_scaling" in data:
-            s = _as_finite(data["smpl_scaling"], "smpl_scaling", "[1]", str(path)).reshape(-1)
+            s = _as_finite(data["smpl_scaling"], "smpl_scaling", str(path)).reshape(-1)
             if s.size != 1 or s[0] <= 0:
                 raise MotionFormatError(f"{path}: field 'smpl_scaling' must be one positive number, got {s}")
             scaling = float(s[0])
-        poses = _as_finite(data["smpl_poses"], "smpl_poses", "[N, 72]", str(path))
-        if poses.ndim != 2 or poses.shape[1] != 72:
-            if not (poses.ndim == 3 and poses.shape[1:] == (24, 3)):
-                raise MotionFormatError(f"{path}: field 'smpl_poses' must have shape [N, 72], got {poses.shape}")
-        trans = _as_finite(data["smpl_trans"], "smpl_trans", "[N, 3]", str(path))
+        poses = _as_finite(data["smpl_poses"], "smpl_poses", str(path))
+        if not (poses.ndim == 2 and poses.shape[1] == 72) and not (
+            poses.ndim == 3 and poses.shape[1:] == (24, 3)
+        ):
+            raise MotionFormatError(f"{path}: field 'smpl_poses' must have shape [N, 72], got {poses.shape}")
+        trans = _as_finite(data["smpl_trans"], "smpl_trans", str(path))
         if trans.ndim != 2 or trans.shape[1] != 3:
             raise MotionFormatError(f"{path}: field 'smpl_trans' must have shape [N, 3], got {trans.shape}")
         if len(poses) == 0:
@@ -208,15 +211,17 @@ class Motion:
 class _SafeUnpickler(pickle.Unpickler):
     """Admits only numpy arrays and builtin containers: a motion pickle runs no foreign code."""
 
-    _ALLOWED = {
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("collections", "OrderedDict"),
-    }
+    _ALLOWED: ClassVar[frozenset[tuple[str, str]]] = frozenset(
+        {
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy.core.multiarray", "scalar"),
+            ("numpy._core.multiarray", "scalar"),
+            ("collections", "OrderedDict"),
+        }
+    )
 
     def find_class(self, module: str, name: str):
         if (module, name) in self._ALLOWED or (module.startswith("numpy") and name.endswith("DType")):
@@ -231,7 +236,9 @@ def _load_pickle(path: Path) -> dict:
         with open(path, "rb") as f:
             data = _SafeUnpickler(f, encoding="latin1").load()
     except Exception as exc:  # truncated files raise EOFError/UnpicklingError/ValueError alike
-        raise MotionFormatError(f"{path}: not a readable motion pickle ({type(exc).__name__}: {exc})") from None
+        raise MotionFormatError(
+            f"{path}: not a readable motion pickle ({type(exc).__name__}: {exc})"
+        ) from None
     if not isinstance(data, dict):
         raise MotionFormatError(f"{path}: expected a dict of arrays, got {type(data).__name__}")
     return data

@@ -45,7 +45,32 @@ SMPL_JOINT_NAMES: tuple[str, ...] = (
     "Right_palm",
 )
 
-SMPL_PARENTS: tuple[int, ...] = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21)
+SMPL_PARENTS: tuple[int, ...] = (
+    -1,
+    0,
+    0,
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    9,
+    9,
+    12,
+    13,
+    14,
+    16,
+    17,
+    18,
+    19,
+    20,
+    21,
+)
 
 # Rest position of the pelvis of the SMPL male model, zero betas (metres, y-up). smpl2bvh writes it as
 # the BVH root offset; EDGE's FK ignores it (its root offset is zero).

@@ -1,0 +1,110 @@
+"""The ``a2a`` console command: small utilities around the three doors (train, evaluate, mine).
+
+Each subcommand imports what it needs lazily so ``a2a --help`` stays instant. Errors caused by the
+user's input (:class:`a2a.errors.A2AError`) print one clear line and exit with status 2; anything else
+is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from a2a import __version__
+from a2a.errors import A2AError
+
+log = logging.getLogger("a2a")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cmd_data_synth(args: argparse.Namespace) -> int:
+    from a2a.data.synthetic import synthesize
+
+    out = synthesize(args.out, sequences=args.sequences, seconds=args.seconds, seed=args.seed)
+    print(f"synthetic AIST++-layout dataset written to {out}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from a2a.motion import Motion
+    from a2a.motion.bvh import write_bvh
+
+    motion = Motion.load(args.motion, fps=args.fps)
+    out = write_bvh(motion, args.out)
+    print(f"wrote {out} ({motion.num_frames} frames at {motion.fps:g} fps in, 30 fps out)")
+    return 0
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from a2a.metrics.validator import score_files
+
+    result = score_files(args.pred, args.ref, time=args.time, joint_map=args.joint_map)
+    print(json.dumps(result))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="a2a", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"a2a {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = sub.add_parser("data", help="datasets: make synthetic data, describe a dataset")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
+    synth = data_sub.add_parser("synth", help="write a synthetic dataset in the AIST++ layout")
+    synth.add_argument("out", type=Path, help="output folder")
+    synth.add_argument("--sequences", type=int, default=12, help="number of sequences (default 12)")
+    synth.add_argument("--seconds", type=float, default=8.0, help="seconds per sequence (default 8)")
+    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.set_defaults(handler=_cmd_data_synth)
+
+    export = sub.add_parser("export", help="motion (.pkl AIST++ / .npz poses+trans) -> validator-exact BVH")
+    export.add_argument("motion", type=Path, help="AIST++-style .pkl or .npz with poses/trans")
+    export.add_argument("out", type=Path, help="output .bvh")
+    export.add_argument(
+        "--fps", type=float, default=None, help="input frame rate (default: .pkl 60, .npz its own)"
+    )
+    export.set_defaults(handler=_cmd_export)
+
+    score = sub.add_parser(
+        "score", help="score a BVH against a reference exactly like the subnet-25 validator"
+    )
+    score.add_argument("pred", type=Path, help="the miner's BVH")
+    score.add_argument("ref", type=Path, help="the reference BVH")
+    score.add_argument(
+        "--time", type=float, default=None, help="response time in seconds (default: 120, as the validator)"
+    )
+    score.add_argument(
+        "--joint-map",
+        default="edge_library",
+        choices=["edge_library", "edge_edge", "library_library"],
+        help="joint name map (default edge_library, the validator's)",
+    )
+    score.set_defaults(handler=_cmd_score)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except A2AError as exc:
+        print(f"a2a {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"a2a {args.command}: error: {exc.filename or exc}: no such file", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

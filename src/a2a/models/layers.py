@@ -1,0 +1,304 @@
+"""Transformer building blocks shared by the denoisers.
+
+The blocks reproduce the numerics of the EDGE reference implementation (Stanford-TML/EDGE,
+``model/model.py``, ``model/utils.py``, ``model/rotary_embedding_torch.py``) so that its released weights
+load and behave identically, while attention itself runs through
+:func:`torch.nn.functional.scaled_dot_product_attention` on the weights of an ``nn.MultiheadAttention``
+(kept as the parameter container so the parameter names and shapes stay those of the original).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from a2a.errors import A2AError
+
+ATTENTION_BACKENDS = ("sdpa", "manual")
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {"gelu": F.gelu, "relu": F.relu, "silu": F.silu}
+
+
+def resolve_activation(name: str) -> Callable[[Tensor], Tensor]:
+    """Map a config name (``"gelu"``, ``"relu"``, ``"silu"``) to its functional form."""
+    if name not in ACTIVATIONS:
+        raise A2AError(f"model.activation={name!r} is not supported; choose one of {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
+
+
+def check_attention_backend(name: str) -> str:
+    """Return ``name`` if it is a known attention backend, else raise :class:`A2AError`."""
+    if name not in ATTENTION_BACKENDS:
+        raise A2AError(f"model.attention_backend={name!r} is not supported; choose one of {ATTENTION_BACKENDS}")
+    return name
+
+
+class SinusoidalTimeEmbedding(nn.Module):
+    """Sinusoidal embedding of diffusion timesteps, ``[B] -> [B, dim]`` laid out as ``[sin | cos]``.
+
+    Frequencies are ``exp(-i * log(10000) / (dim/2 - 1))`` for ``i < dim/2`` (EDGE's ``SinusoidalPosEmb``;
+    note the ``- 1``, which makes the last frequency exactly ``1e-4``).
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        if dim < 4 or dim % 2:
+            raise A2AError(f"time embedding dim must be even and >= 4, got {dim}")
+        self.dim = dim
+
+    def forward(self, timesteps: Tensor) -> Tensor:
+        """``timesteps`` [B] (integer or real) -> [B, dim] float32."""
+        half = self.dim // 2
+        step = math.log(10000) / (half - 1)
+        freqs = torch.exp(torch.arange(half, device=timesteps.device) * -step)
+        angles = timesteps[:, None] * freqs[None, :]
+        return torch.cat((angles.sin(), angles.cos()), dim=-1)
+
+
+def sinusoidal_position_table(max_len: int, dim: int) -> Tensor:
+    """Absolute sinusoidal position table [max_len, dim], sin on even and cos on odd channels."""
+    position = torch.arange(0, max_len).unsqueeze(1)
+    div_term = torch.exp(torch.arange(0, dim, 2) * (-math.log(10000.0) / dim))
+    table = torch.zeros(max_len, dim)
+    table[:, 0::2] = torch.sin(position * div_term)
+    table[:, 1::2] = torch.cos(position * div_term)
+    return table
+
+
+class AbsolutePositionalEncoding(nn.Module):
+    """Adds the sinusoidal position table to ``[B, T, D]`` and applies dropout (used when rotary is off).
+
+    The table is not persistent: it is a pure function of ``(max_len, dim)``; the checkpoint converter
+    drops EDGE's copy (``abs_pos_encoding.pe``, shaped ``[max_len, 1, D]``) after checking it.
+    """
+
+    def __init__(self, dim: int, dropout: float, max_len: int = 500) -> None:
+        super().__init__()
+        if dim % 2:
+            raise A2AError(f"absolute positional encoding needs an even latent_dim, got {dim}")
+        self.dropout = nn.Dropout(dropout)
+        self.register_buffer("table", sinusoidal_position_table(max_len, dim), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``x`` [B, T, D] -> [B, T, D]; ``T`` must not exceed ``max_len``."""
+        if x.shape[1] > self.table.shape[0]:
+            raise A2AError(f"sequence length {x.shape[1]} exceeds the positional table ({self.table.shape[0]})")
+        return self.dropout(x + self.table[: x.shape[1]].to(x.dtype))
+
+
+class RotaryPositions(NamedTuple):
+    """Cosines and sines ``[L, D]`` of the rotary angles for positions ``0..L-1``."""
+
+    cos: Tensor
+    sin: Tensor
+
+    def apply(self, x: Tensor) -> Tensor:
+        """Rotate ``x`` [..., L, D] channel pairs (0,1), (2,3), ... by the angles of their position."""
+        return x * self.cos + rotate_adjacent_pairs(x) * self.sin
+
+
+def rotate_adjacent_pairs(x: Tensor) -> Tensor:
+    """Map each channel pair ``(a, b)`` to ``(-b, a)`` over the last axis (interleaved ``rotate_half``)."""
+    pairs = x.unflatten(-1, (-1, 2))
+    return torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
+
+
+class EdgeRotaryEmbedding(nn.Module):
+    """EDGE's rotary position embedding, applied to the full model width before the Q/K projections.
+
+    ``freqs[i] = 1 / theta^(2i/dim)`` (a persistent buffer, as in the original) and each frequency drives
+    one adjacent channel pair. Because EDGE rotates the *layer input* and a learned projection follows,
+    attention scores are not functions of relative position alone; this quirk is reproduced on purpose
+    so the released weights keep their meaning.
+    """
+
+    def __init__(self, dim: int, theta: float = 10000.0) -> None:
+        super().__init__()
+        if dim % 2:
+            raise A2AError(f"rotary embedding needs an even latent_dim, got {dim}")
+        freqs = 1.0 / (theta ** (torch.arange(0, dim, 2).float() / dim))
+        self.register_buffer("freqs", freqs)
+
+    def positions(self, length: int, dtype: torch.dtype) -> RotaryPositions:
+        """Angles for positions ``0..length-1`` as :class:`RotaryPositions` with ``[length, dim]`` tensors.
+
+        Angles are formed in the buffer's precision and cast to ``dtype`` before ``cos``/``sin``, which is
+        the order the original uses (it matters in half precision).
+        """
+        steps = torch.arange(length, device=self.freqs.device, dtype=self.freqs.dtype)
+        angles = torch.outer(steps, self.freqs).repeat_interleave(2, dim=-1).to(dtype)
+        return RotaryPositions(angles.cos(), angles.sin())
+
+    def rotate(self, x: Tensor) -> Tensor:
+        """Rotate ``x`` [B, L, D] with positions ``0..L-1`` along axis -2."""
+        return self.positions(x.shape[-2], x.dtype).apply(x)
+
+
+def multihead_attention(
+    attn: nn.MultiheadAttention, query: Tensor, key: Tensor, value: Tensor, backend: str = "sdpa"
+) -> Tensor:
+    """Multi-head attention with the weights of ``attn`` (batch-first, no masks).
+
+    ``query`` [B, L, D], ``key`` and ``value`` [B, S, D] -> [B, L, D]. Matches
+    ``attn(query, key, value, need_weights=False)[0]`` (attention-weight dropout included in training).
+    ``backend="sdpa"`` uses the fused kernel; ``"manual"`` spells out ``softmax(QK^T/sqrt(d)) V`` and is
+    kept as the reference for tests and benchmarks.
+    """
+    batch, q_len, dim = query.shape
+    heads = attn.num_heads
+    weight, bias = attn.in_proj_weight, attn.in_proj_bias
+    # Share projection matmuls where inputs coincide (self-attention gives q and k the same input).
+    if query is key and key is value:
+        q, k, v = F.linear(query, weight, bias).chunk(3, dim=-1)
+    elif query is key:
+        q, k = F.linear(query, weight[: 2 * dim], bias[: 2 * dim]).chunk(2, dim=-1)
+        v = F.linear(value, weight[2 * dim :], bias[2 * dim :])
+    else:
+        w_q, w_k, w_v = weight.chunk(3)
+        b_q, b_k, b_v = bias.chunk(3)
+        q, k, v = F.linear(query, w_q, b_q), F.linear(key, w_k, b_k), F.linear(value, w_v, b_v)
+    q = q.unflatten(-1, (heads, -1)).transpose(1, 2)
+    k = k.unflatten(-1, (heads, -1)).transpose(1, 2)
+    v = v.unflatten(-1, (heads, -1)).transpose(1, 2)
+    dropout_p = attn.dropout if attn.training else 0.0
+    if backend == "sdpa":
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p)
+    else:
+        scores = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
+        weights = F.dropout(scores.softmax(dim=-1), p=dropout_p, training=attn.training)
+        out = weights @ v
+    out = out.transpose(1, 2).reshape(batch, q_len, dim)
+    return F.linear(out, attn.out_proj.weight, attn.out_proj.bias)
+
+
+class DenseFiLM(nn.Module):
+    """FiLM generator: ``cond`` [B, D] -> ``(scale, shift)``, each [B, 1, D], via ``Mish -> Linear(D, 2D)``."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.activation = nn.Mish()
+        self.linear = nn.Linear(dim, dim * 2)
+
+    def forward(self, cond: Tensor) -> tuple[Tensor, Tensor]:
+        scale, shift = self.linear(self.activation(cond)).unsqueeze(1).chunk(2, dim=-1)
+        return scale, shift
+
+
+def film_modulate(h: Tensor, scale_shift: tuple[Tensor, Tensor]) -> Tensor:
+    """``(scale + 1) * h + shift`` with ``h`` [B, T, D] and scale/shift [B, 1, D]."""
+    scale, shift = scale_shift
+    return (scale + 1) * h + shift
+
+
+class PreNormEncoderLayer(nn.Module):
+    """Pre-norm transformer encoder layer with optional EDGE rotary on the attention queries and keys.
+
+    ``x = x + Drop(SelfAttn(q=k=rot(LN x), v=LN x)); x = x + Drop(FF(LN x))`` with
+    ``FF = Linear -> act -> Drop -> Linear``.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        ff_size: int,
+        dropout: float,
+        activation: str = "gelu",
+        attention_backend: str = "sdpa",
+    ) -> None:
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(dim, num_heads, dropout=dropout, batch_first=True)
+        self.ff_in = nn.Linear(dim, ff_size)
+        self.ff_out = nn.Linear(ff_size, dim)
+        self.self_attn_norm = nn.LayerNorm(dim)
+        self.ff_norm = nn.LayerNorm(dim)
+        self.self_attn_dropout = nn.Dropout(dropout)
+        self.ff_hidden_dropout = nn.Dropout(dropout)
+        self.ff_dropout = nn.Dropout(dropout)
+        self.activation = resolve_activation(activation)
+        self.attention_backend = check_attention_backend(attention_backend)
+
+    def forward(self, x: Tensor, rotary: RotaryPositions | None = None) -> Tensor:
+        """``x`` [B, T, D] -> [B, T, D]; ``rotary`` holds the angles for length ``T`` (or None)."""
+        h = self.self_attn_norm(x)
+        qk = rotary.apply(h) if rotary is not None else h
+        x = x + self.self_attn_dropout(multihead_attention(self.self_attn, qk, qk, h, self.attention_backend))
+        h = self.ff_norm(x)
+        h = self.ff_out(self.ff_hidden_dropout(self.activation(self.ff_in(h))))
+        return x + self.ff_dropout(h)
+
+
+class FiLMDecoderLayer(nn.Module):
+    """Pre-norm decoder layer whose three residual branches are FiLM-modulated by a conditioning vector.
+
+    ``x += FiLM1(c)(SelfAttn(LN1 x)); x += FiLM2(c)(CrossAttn(LN2 x, memory)); x += FiLM3(c)(FF(LN3 x))``
+    (EDGE's ``FiLMTransformerDecoderLayer`` with ``norm_first=True``). Rotary, when given, rotates the
+    self-attention queries/keys and the cross-attention queries; the caller passes the cross-attention
+    keys already rotated (they are the same for every layer).
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        ff_size: int,
+        dropout: float,
+        activation: str = "gelu",
+        attention_backend: str = "sdpa",
+    ) -> None:
+        super().__init__()
+        self.self_attn = nn.MultiheadAttention(dim, num_heads, dropout=dropout, batch_first=True)
+        self.cross_attn = nn.MultiheadAttention(dim, num_heads, dropout=dropout, batch_first=True)
+        self.ff_in = nn.Linear(dim, ff_size)
+        self.ff_out = nn.Linear(ff_size, dim)
+        self.self_attn_norm = nn.LayerNorm(dim)
+        self.cross_attn_norm = nn.LayerNorm(dim)
+        self.ff_norm = nn.LayerNorm(dim)
+        self.self_attn_dropout = nn.Dropout(dropout)
+        self.cross_attn_dropout = nn.Dropout(dropout)
+        self.ff_hidden_dropout = nn.Dropout(dropout)
+        self.ff_dropout = nn.Dropout(dropout)
+        self.self_attn_film = DenseFiLM(dim)
+        self.cross_attn_film = DenseFiLM(dim)
+        self.ff_film = DenseFiLM(dim)
+        self.activation = resolve_activation(activation)
+        self.attention_backend = check_attention_backend(attention_backend)
+
+    def forward(
+        self,
+        x: Tensor,
+        memory_keys: Tensor,
+        memory_values: Tensor,
+        cond: Tensor,
+        rotary: RotaryPositions | None = None,
+    ) -> Tensor:
+        """Decode one layer.
+
+        Args:
+            x: [B, T, D] sequence being denoised.
+            memory_keys: [B, S, D] cross-attention key inputs (rotated memory when rotary is used).
+            memory_values: [B, S, D] cross-attention value inputs (the memory itself).
+            cond: [B, D] FiLM conditioning vector.
+            rotary: angles for length ``T``, or None.
+
+        Returns:
+            [B, T, D].
+        """
+        backend = self.attention_backend
+        h = self.self_attn_norm(x)
+        qk = rotary.apply(h) if rotary is not None else h
+        h = self.self_attn_dropout(multihead_attention(self.self_attn, qk, qk, h, backend))
+        x = x + film_modulate(h, self.self_attn_film(cond))
+
+        h = self.cross_attn_norm(x)
+        q = rotary.apply(h) if rotary is not None else h
+        h = self.cross_attn_dropout(multihead_attention(self.cross_attn, q, memory_keys, memory_values, backend))
+        x = x + film_modulate(h, self.cross_attn_film(cond))
+
+        h = self.ff_norm(x)
+        h = self.ff_dropout(self.ff_out(self.ff_hidden_dropout(self.activation(self.ff_in(h)))))
+        return x + film_modulate(h, self.ff_film(cond))
