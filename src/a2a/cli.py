@@ -44,6 +44,13 @@ def _cmd_score(args: argparse.Namespace) -> int:
     from a2a.metrics.validator import score_files
 
     result = score_files(args.pred, args.ref, time=args.time, joint_map=args.joint_map)
+    if result.get("missing_joints"):
+        # The validator silently reuses the previous joint's position for these; say so.
+        log.warning(
+            "joints missing for map %s (the validator reuses the previous joint's position): %s",
+            args.joint_map,
+            ", ".join(result["missing_joints"]),
+        )
     print(json.dumps(result))
     return 0
 

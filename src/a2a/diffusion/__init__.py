@@ -1,1 +1,60 @@
-"""a2a.diffusion."""
+"""Motion-agnostic diffusion core: schedules, samplers, guidance, constraints, long-form, training inputs.
+
+Everything here works on tensors ``[B, T, D]`` and a conditioning object; nothing knows what the
+channels mean. Typical generation::
+
+    schedule = CosineSchedule(1000, prediction="x0", clip_x0=True)
+    x = DDIMSampler(steps=50, eta=1.0).sample(model, (B, T, D), cond, schedule=schedule,
+                                              generator=torch.Generator().manual_seed(0), guidance=2.0)
+"""
+
+from a2a.diffusion.constraints import FINAL_STEP, Constraint, StepConstraint
+from a2a.diffusion.guidance import (
+    Conditioning,
+    ConstantGuidance,
+    Denoiser,
+    GuidanceSchedule,
+    RampGuidance,
+    guided_output,
+)
+from a2a.diffusion.longform import (
+    LongFormSampler,
+    WindowOverlap,
+    WindowPlan,
+    linear_blend,
+    plan_windows,
+    slice_windows,
+    stitch,
+)
+from a2a.diffusion.samplers import DDIMSampler, DDPMSampler, Sampler
+from a2a.diffusion.schedules import CosineSchedule, LinearSchedule, NoiseSchedule, standard_normal
+from a2a.diffusion.training import diffusion_training_inputs, sample_timesteps, training_target
+
+__all__ = [
+    "FINAL_STEP",
+    "Conditioning",
+    "ConstantGuidance",
+    "Constraint",
+    "CosineSchedule",
+    "DDIMSampler",
+    "DDPMSampler",
+    "Denoiser",
+    "GuidanceSchedule",
+    "LinearSchedule",
+    "LongFormSampler",
+    "NoiseSchedule",
+    "RampGuidance",
+    "Sampler",
+    "StepConstraint",
+    "WindowOverlap",
+    "WindowPlan",
+    "diffusion_training_inputs",
+    "guided_output",
+    "linear_blend",
+    "plan_windows",
+    "sample_timesteps",
+    "slice_windows",
+    "standard_normal",
+    "stitch",
+    "training_target",
+]

@@ -1,0 +1,547 @@
+"""Per-frame audio features for the dance model: EDGE's 35-d baseline set and WavLM/HuBERT hidden states.
+
+Frame convention (both extractors): frame ``j`` is centred at ``j / fps`` seconds and a clip of ``n`` samples
+at the extractor rate ``sr`` has ``T = 1 + floor(n · fps / sr)`` frames; input at another rate is first
+resampled to ``n = ceil(n_in · sr / sr_in)`` samples. For the baseline this is librosa's centred STFT count
+``1 + n // hop_length`` (15360 / 512 = 30 fps exactly), so a 5 s clip gives 151 frames and EDGE keeps the
+first 150.
+
+Every extractor has ``.name``, ``.dim``, ``.fps``, ``config()`` (a JSON-able dict for cache keys),
+``__call__(wave, sr, *, num_frames=None) -> [T, dim]``, ``for_file(source)`` and ``params_for_file(source)``
+(the per-file inputs beyond the audio content, e.g. the AIST++ tempo taken from the file name).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+import json
+import logging
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import librosa
+import numpy as np
+import soundfile as sf
+
+from a2a.audio.decode import AudioSource, load_audio
+from a2a.data.naming import music_tempo, parse_sequence_name
+from a2a.errors import A2AError, AudioError, DatasetError
+
+log = logging.getLogger(__name__)
+
+# EDGE's tempo fallback, ``librosa.beat.tempo(y=librosa.load(path)[0])``, runs at librosa's default rate.
+TEMPO_ESTIMATION_SR = 22050
+
+_SLICE_SUFFIX = re.compile(r"_slice\d+$")
+
+
+@runtime_checkable
+class AudioFeatureExtractor(Protocol):
+    """What :class:`a2a.audio.cache.FeatureCache` and ``extract_many`` need from an extractor."""
+
+    name: str
+    fps: int
+
+    @property
+    def dim(self) -> int: ...
+
+    def config(self) -> dict[str, Any]: ...
+
+    def __call__(self, wave: np.ndarray, sr: int, *, num_frames: int | None = None) -> np.ndarray: ...
+
+    def for_file(self, source: AudioSource, *, num_frames: int | None = None) -> np.ndarray: ...
+
+    def params_for_file(self, source: AudioSource) -> dict[str, Any]: ...
+
+
+def frame_count(num_samples: int, sr: int, fps: int) -> int:
+    """Frames for ``num_samples`` at rate ``sr``: ``1 + floor(num_samples · fps / sr)`` (centred frames)."""
+    return 1 + (num_samples * fps) // sr
+
+
+def fit_length(
+    features: np.ndarray, num_frames: int | None, *, zero_pad_columns: slice | None = None
+) -> np.ndarray:
+    """Truncate or pad ``features [T, D]`` to ``[num_frames, D]``; ``None`` returns it unchanged.
+
+    Padding repeats the last frame, except ``zero_pad_columns`` (event one-hots such as beats), which are
+    padded with 0 so a beat on the last real frame is not repeated.
+    """
+    if num_frames is None:
+        return features
+    if num_frames < 1:
+        raise A2AError(f"num_frames must be at least 1, got {num_frames}")
+    if features.shape[0] >= num_frames:
+        return features[:num_frames]
+    padded = np.pad(features, ((0, num_frames - features.shape[0]), (0, 0)), mode="edge")
+    if zero_pad_columns is not None:
+        padded[features.shape[0] :, zero_pad_columns] = 0.0
+    return padded
+
+
+def tempo_from_name(name: str) -> float | None:
+    """AIST++ tempo (BPM) from a file name, or ``None`` when the name carries no AIST++ music id.
+
+    Accepts a sequence name (``gBR_sBM_cAll_d04_mBR0_ch01``), an EDGE slice name (``…_ch01_slice12``), a bare
+    music id (``mBR0``, the AIST++ music file names) or any name whose 5th ``_`` field is a music id (EDGE's
+    ``_get_tempo`` rule). A path is reduced to its stem.
+    """
+    stem = _SLICE_SUFFIX.sub("", Path(name).stem)
+    try:
+        return parse_sequence_name(stem).tempo
+    except DatasetError:
+        pass
+    fields = stem.split("_")
+    if len(fields) > 4 and (tempo := music_tempo(fields[4])) is not None:
+        return tempo
+    return music_tempo(stem)
+
+
+def estimate_tempo(wave: np.ndarray, sr: int) -> float:
+    """Global tempo (BPM) of ``wave [n]``, as EDGE's fallback for non-AIST++ names.
+
+    EDGE calls ``librosa.beat.tempo(y=librosa.load(path)[0])[0]`` (22.05 kHz, default hop 512). That function
+    moved to ``librosa.feature.rhythm.tempo`` in librosa 0.10; this resamples to 22.05 kHz and calls it
+    with the same defaults, so the estimate matches EDGE's, not one computed at the 15.36 kHz feature rate.
+    """
+    if sr != TEMPO_ESTIMATION_SR:
+        wave = librosa.resample(wave, orig_sr=sr, target_sr=TEMPO_ESTIMATION_SR)
+    return float(librosa.feature.rhythm.tempo(y=wave, sr=TEMPO_ESTIMATION_SR)[0])
+
+
+def _check_wave_array(wave: np.ndarray, sr: int) -> np.ndarray:
+    wave = np.asarray(wave)
+    if wave.ndim != 1:
+        raise AudioError(f"<array>: features need a mono waveform [n], got shape {wave.shape}")
+    if wave.size == 0:
+        raise AudioError("<array>: audio is empty (0 samples)")
+    if sr <= 0:
+        raise AudioError(f"<array>: sample rate must be positive, got {sr}")
+    if not np.isfinite(wave).all():
+        raise AudioError("<array>: audio contains NaN or infinite samples")
+    return wave.astype(np.float32, copy=False)
+
+
+@dataclass(frozen=True)
+class BaselineFeatures:
+    """EDGE's 35-d baseline audio features (``data/audio_extraction/baseline_features.py``), ``[T, 35]``.
+
+    Columns, in EDGE's order (see ``COLUMNS``): onset-strength envelope (1), MFCC (20), chroma CENS (12),
+    onset-peak one-hot (1), beat one-hot (1). Audio is resampled to ``sr`` = 15360 Hz (librosa's default
+    ``soxr_hq``, as ``librosa.load(path, sr=15360)``) and analysed with hop 512, i.e. exactly 30 fps.
+    """
+
+    sr: int = 15360
+    hop_length: int = 512
+    fps: int = 30
+
+    name: ClassVar[str] = "baseline"
+    COLUMNS: ClassVar[dict[str, slice]] = {
+        "envelope": slice(0, 1),
+        "mfcc": slice(1, 21),
+        "chroma": slice(21, 33),
+        "onset": slice(33, 34),
+        "beat": slice(34, 35),
+    }
+    _EVENT_COLUMNS: ClassVar[slice] = slice(33, 35)
+
+    def __post_init__(self) -> None:
+        if self.sr != self.hop_length * self.fps:
+            raise A2AError(
+                f"baseline features: sr ({self.sr}) must equal hop_length·fps ({self.hop_length}·{self.fps}) "
+                "so that feature frames fall exactly on motion frames"
+            )
+
+    @property
+    def dim(self) -> int:
+        return 35
+
+    def config(self) -> dict[str, Any]:
+        """Parameters that determine the output (cache key)."""
+        return {"name": self.name, "sr": self.sr, "hop_length": self.hop_length, "fps": self.fps}
+
+    def __call__(
+        self,
+        wave: np.ndarray,
+        sr: int,
+        *,
+        start_bpm: float | None = None,
+        num_frames: int | None = None,
+    ) -> np.ndarray:
+        """Features of ``wave [n]`` at rate ``sr`` → ``[T, 35]`` float32, ``T = 1 + n' // hop_length``.
+
+        ``n' = ceil(n · 15360 / sr)`` is the length after resampling (``= n`` at 15360 Hz).
+
+        Args:
+            start_bpm: tempo prior for ``beat_track`` (EDGE passes the AIST++ music tempo); ``None``
+                estimates it with :func:`estimate_tempo` (EDGE's fallback).
+            num_frames: truncate, or pad by repeating the last frame (event columns padded with 0), to
+                exactly this many frames.
+        """
+        wave = _check_wave_array(wave, sr)
+        if start_bpm is None:
+            start_bpm = estimate_tempo(wave, sr)
+        y = wave if sr == self.sr else librosa.resample(wave, orig_sr=sr, target_sr=self.sr)
+        envelope = librosa.onset.onset_strength(y=y, sr=self.sr, hop_length=self.hop_length)  # [T]
+        mfcc = librosa.feature.mfcc(y=y, sr=self.sr, n_mfcc=20, hop_length=self.hop_length).T  # [T, 20]
+        chroma = librosa.feature.chroma_cens(y=y, sr=self.sr, hop_length=self.hop_length, n_chroma=12).T
+        peak_idxs = librosa.onset.onset_detect(
+            onset_envelope=envelope, sr=self.sr, hop_length=self.hop_length
+        )
+        peak_onehot = np.zeros_like(envelope, dtype=np.float32)
+        peak_onehot[peak_idxs] = 1.0
+        _, beat_idxs = librosa.beat.beat_track(
+            onset_envelope=envelope,
+            sr=self.sr,
+            hop_length=self.hop_length,
+            start_bpm=float(start_bpm),
+            tightness=100,
+        )
+        beat_onehot = np.zeros_like(envelope, dtype=np.float32)
+        beat_onehot[beat_idxs] = 1.0
+        features = np.concatenate(
+            [envelope[:, None], mfcc, chroma, peak_onehot[:, None], beat_onehot[:, None]], axis=-1
+        ).astype(np.float32, copy=False)
+        return fit_length(features, num_frames, zero_pad_columns=self._EVENT_COLUMNS)
+
+    def params_for_file(self, source: AudioSource) -> dict[str, Any]:
+        """Inputs taken from the file name: the AIST++ ``start_bpm`` (``None`` → estimated from the audio)."""
+        if isinstance(source, str | os.PathLike):
+            return {"start_bpm": tempo_from_name(Path(source).name)}
+        return {"start_bpm": None}
+
+    def for_file(
+        self,
+        source: AudioSource,
+        *,
+        start_bpm: float | None = None,
+        num_frames: int | None = None,
+        max_seconds: float | None = None,
+    ) -> np.ndarray:
+        """Decode ``source`` (path or bytes) and extract ``[T, 35]``.
+
+        ``start_bpm`` defaults to the AIST++ tempo of the file name (:func:`tempo_from_name`), else it is
+        estimated from the audio as EDGE does.
+        """
+        wave, sr = load_audio(source, max_seconds=max_seconds)
+        if start_bpm is None:
+            start_bpm = self.params_for_file(source)["start_bpm"]
+        return self(wave, sr, start_bpm=start_bpm, num_frames=num_frames)
+
+
+def edge_window_count(num_samples: int, sr: int, window_s: float = 5.0, stride_s: float = 0.5) -> int:
+    """How many windows EDGE's ``slice_audio`` cuts from ``num_samples`` at rate ``sr``."""
+    window, step = int(window_s * sr), int(stride_s * sr)
+    if step < 1 or window < 1:
+        raise A2AError(f"window_s ({window_s}) and stride_s ({stride_s}) must be at least one sample")
+    return 0 if num_samples < window else (num_samples - window) // step + 1
+
+
+def slice_features(
+    features: np.ndarray, window: int = 150, stride: int = 15, num_windows: int | None = None
+) -> np.ndarray:
+    """Cut ``features [T, D]`` into ``[K, window, D]`` windows starting at frames ``0, stride, 2·stride, …``.
+
+    ``num_windows`` defaults to every window that fits; pass :func:`edge_window_count` of the audio to get
+    exactly EDGE's slices (the feature sequence has one frame more than whole windows would need).
+    """
+    available = 0 if features.shape[0] < window else (features.shape[0] - window) // stride + 1
+    if num_windows is None:
+        num_windows = available
+    if num_windows > available:
+        raise A2AError(
+            f"asked for {num_windows} windows of {window} frames with stride {stride}, but "
+            f"{features.shape[0]} frames hold only {available}"
+        )
+    starts = np.arange(num_windows) * stride
+    return features[starts[:, None] + np.arange(window)[None, :]]
+
+
+def _pcm16_round_trip(wave: np.ndarray, sr: int) -> np.ndarray:
+    # EDGE writes its slices with soundfile's default WAV subtype (PCM_16) and reads them back.
+    data = io.BytesIO()
+    sf.write(data, wave, sr, format="WAV", subtype="PCM_16")
+    data.seek(0)
+    return sf.read(data, dtype="float32")[0]
+
+
+def extract_per_slice(
+    wave: np.ndarray,
+    sr: int,
+    extractor: BaselineFeatures | None = None,
+    *,
+    window_s: float = 5.0,
+    stride_s: float = 0.5,
+    start_bpm: float | None = None,
+    pcm16: bool = False,
+) -> np.ndarray:
+    """EDGE's way: cut the audio into windows, then extract each separately → ``[K, window_s·fps, 35]``.
+
+    Mirrors ``data/slice.py::slice_audio`` (windows cut at the native rate ``sr``) followed by
+    ``baseline_features.extract`` on each slice (resampled to 15360 Hz, truncated to 150 frames). With
+    ``start_bpm=None`` every slice gets its own tempo estimate, as EDGE does for non-AIST++ names.
+    ``pcm16=True`` also reproduces the 16-bit quantisation of EDGE's slice WAV files.
+    """
+    extractor = extractor or BaselineFeatures()
+    wave = _check_wave_array(wave, sr)
+    window, step = int(window_s * sr), int(stride_s * sr)
+    frames = round(window_s * extractor.fps)
+    count = edge_window_count(wave.size, sr, window_s, stride_s)
+    out = np.empty((count, frames, extractor.dim), dtype=np.float32)
+    for k in range(count):
+        piece = wave[k * step : k * step + window]
+        if pcm16:
+            piece = _pcm16_round_trip(piece, sr)
+        out[k] = extractor(piece, sr, start_bpm=start_bpm, num_frames=frames)
+    return out
+
+
+def extract_per_song(
+    wave: np.ndarray,
+    sr: int,
+    extractor: BaselineFeatures | None = None,
+    *,
+    window_s: float = 5.0,
+    stride_s: float = 0.5,
+    start_bpm: float | None = None,
+) -> np.ndarray:
+    """The fast way: extract once over the whole song, then slice the features → ``[K, window_s·fps, 35]``.
+
+    Gives the same windows (count and frame alignment) as :func:`extract_per_slice`; values differ near
+    window edges (STFT/CQT context, chroma smoothing) and in the beat column (tracked over the song).
+    """
+    extractor = extractor or BaselineFeatures()
+    wave = _check_wave_array(wave, sr)
+    stride_frames = stride_s * extractor.fps
+    if not float(stride_frames).is_integer():
+        raise A2AError(f"stride_s={stride_s} is not a whole number of frames at {extractor.fps} fps")
+    features = extractor(wave, sr, start_bpm=start_bpm)
+    return slice_features(
+        features,
+        window=round(window_s * extractor.fps),
+        stride=int(stride_frames),
+        num_windows=edge_window_count(wave.size, sr, window_s, stride_s),
+    )
+
+
+_DOWNLOAD_HINT = (
+    "download a model on a machine with internet, e.g. "
+    "`huggingface-cli download microsoft/wavlm-base-plus --local-dir DIR` (or facebook/hubert-base-ls960), "
+    "copy DIR here and pass features.path=DIR"
+)
+
+
+def _import_transformers() -> Any:
+    try:
+        return importlib.import_module("transformers")
+    except ImportError as error:
+        raise AudioError(
+            "WavLM/HuBERT features need the `transformers` package: `pip install transformers` "
+            f"({type(error).__name__}: {error})"
+        ) from error
+
+
+class PretrainedAudioFeatures:
+    """Hidden states of a local WavLM / HuBERT (any ``transformers`` speech encoder) at ``fps`` → ``[T, H]``.
+
+    The model (``config.json``, weights, ``preprocessor_config.json``) is read from the directory ``path``
+    with ``local_files_only=True``; nothing is downloaded. The encoder's 20 ms frames (hop 320 at 16 kHz,
+    receptive field 400 samples, both read from the config) are linearly interpolated to frames centred at
+    ``j / fps``. Audio longer than ``chunk_seconds`` is encoded in chunks with ``context_seconds`` of extra
+    audio on both sides, which bounds attention memory (quadratic in length) at a small cost in fidelity.
+
+    Args:
+        path: local model directory.
+        layer: ``None`` → ``last_hidden_state``; an int selects ``hidden_states[layer]`` (0 = input to the
+            first transformer layer, ``num_hidden_layers`` = last; negative counts from the end).
+        sr: model sample rate (must match the preprocessor's ``sampling_rate``).
+        fps: output frame rate.
+        device: torch device for the encoder.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike | None,
+        layer: int | None = None,
+        sr: int = 16000,
+        fps: int = 30,
+        device: str = "cpu",
+        chunk_seconds: float = 30.0,
+        context_seconds: float = 1.0,
+    ) -> None:
+        if path is None:
+            raise AudioError(
+                f"WavLM/HuBERT features need a local model directory (features.path): {_DOWNLOAD_HINT}"
+            )
+        self.path = Path(path).expanduser()
+        if not (self.path / "config.json").is_file():
+            raise AudioError(f"{self.path}: no model directory with a config.json here; {_DOWNLOAD_HINT}")
+        transformers = _import_transformers()
+        import torch
+
+        self._torch = torch
+        try:
+            self.model = transformers.AutoModel.from_pretrained(str(self.path), local_files_only=True)
+        except Exception as error:
+            raise AudioError(
+                f"{self.path}: cannot load the model ({type(error).__name__}: {error})"
+            ) from error
+        self.model.eval().to(device)
+        config = self.model.config
+        try:
+            preprocessor = transformers.AutoFeatureExtractor.from_pretrained(
+                str(self.path), local_files_only=True
+            )
+        except (OSError, ValueError):
+            preprocessor = None
+            log.warning(
+                "%s: no preprocessor_config.json; feeding the raw waveform (no normalisation)", self.path
+            )
+        self.do_normalize = bool(getattr(preprocessor, "do_normalize", False))
+        model_sr = int(getattr(preprocessor, "sampling_rate", sr))
+        if model_sr != sr:
+            raise AudioError(f"{self.path}: the model expects {model_sr} Hz audio but sr={sr} was configured")
+        num_layers = int(config.num_hidden_layers)
+        if layer is not None and not -(num_layers + 1) <= layer <= num_layers:
+            raise AudioError(f"{self.path}: layer={layer} is out of range for a {num_layers}-layer model")
+        strides = tuple(getattr(config, "conv_stride", (5, 2, 2, 2, 2, 2, 2)))
+        kernels = tuple(getattr(config, "conv_kernel", (10, 3, 3, 3, 3, 2, 2)))
+        self.hop = math.prod(strides)
+        # Receptive field of the conv stack: 1 + Σ (k_i − 1)·Π_{j<i} s_j (400 samples for wav2vec2 models).
+        self.receptive_field = 1 + sum((k - 1) * math.prod(strides[:i]) for i, k in enumerate(kernels))
+        self.name = str(config.model_type)
+        self.layer = layer
+        self.sr = sr
+        self.fps = fps
+        self.device = device
+        self.hidden_size = int(config.hidden_size)
+        self.chunk_seconds = chunk_seconds
+        self.context_seconds = context_seconds
+
+    @property
+    def dim(self) -> int:
+        return self.hidden_size
+
+    def config(self) -> dict[str, Any]:
+        """Parameters that determine the output. The model is identified by its config.json content and the
+        names and sizes of its files (hashing gigabytes of weights on every run would be too slow)."""
+        files = sorted(
+            (p.name, p.stat().st_size)
+            for p in self.path.iterdir()
+            if p.is_file() and not p.name.startswith(".")
+        )
+        digest = hashlib.sha256((self.path / "config.json").read_bytes())
+        digest.update(json.dumps(files).encode())
+        return {
+            "name": self.name,
+            "model": digest.hexdigest(),
+            "layer": self.layer,
+            "sr": self.sr,
+            "fps": self.fps,
+            "chunk_seconds": self.chunk_seconds,
+            "context_seconds": self.context_seconds,
+        }
+
+    def params_for_file(self, source: AudioSource) -> dict[str, Any]:
+        return {}
+
+    def for_file(
+        self, source: AudioSource, *, num_frames: int | None = None, max_seconds: float | None = None
+    ) -> np.ndarray:
+        """Decode ``source`` (path or bytes) and extract ``[T, dim]``."""
+        wave, sr = load_audio(source, max_seconds=max_seconds)
+        return self(wave, sr, num_frames=num_frames)
+
+    def __call__(self, wave: np.ndarray, sr: int, *, num_frames: int | None = None) -> np.ndarray:
+        """Hidden states of ``wave [n]`` at rate ``sr`` → ``[T, dim]`` float32, ``T = 1 + ⌊n·fps/sr⌋``."""
+        wave = _check_wave_array(wave, sr)
+        if sr != self.sr:
+            wave = librosa.resample(wave, orig_sr=sr, target_sr=self.sr)
+        if self.do_normalize:
+            # Wav2Vec2FeatureExtractor's zero-mean/unit-variance, applied once to the whole song.
+            wave = (wave - wave.mean()) / np.sqrt(wave.var() + 1e-7)
+        hidden = self._encode(wave)  # [T_model, H]
+        out_frames = frame_count(wave.size, self.sr, self.fps)
+        # Model frame i covers samples [i·hop, i·hop + receptive_field): centre (i·hop + rf/2) / sr.
+        position = (np.arange(out_frames) * self.sr / self.fps - self.receptive_field / 2) / self.hop
+        position = np.clip(position, 0.0, hidden.shape[0] - 1)
+        lower = np.floor(position).astype(np.int64)
+        upper = np.minimum(lower + 1, hidden.shape[0] - 1)
+        weight = (position - lower)[:, None].astype(np.float32)
+        features = (1.0 - weight) * hidden[lower] + weight * hidden[upper]
+        return fit_length(features.astype(np.float32, copy=False), num_frames)
+
+    def _encode(self, wave: np.ndarray) -> np.ndarray:
+        """Encoder frames ``[T_model, H]`` of ``wave [n]`` (already at ``self.sr``), chunked when long."""
+        if wave.size < self.receptive_field:
+            wave = np.pad(wave, (0, self.receptive_field - wave.size))
+        total = (wave.size - self.receptive_field) // self.hop + 1
+        chunk = max(1, round(self.chunk_seconds * self.sr / self.hop)) * self.hop
+        context = round(self.context_seconds * self.sr / self.hop) * self.hop
+        if wave.size <= chunk + 2 * context:
+            return self._run(wave)
+        pieces = []
+        for start in range(0, total * self.hop, chunk):
+            seg_start = max(0, start - context)
+            seg_end = min(wave.size, start + chunk + context + self.receptive_field - self.hop)
+            hidden = self._run(wave[seg_start:seg_end])
+            first = (start - seg_start) // self.hop
+            pieces.append(hidden[first : first + chunk // self.hop])
+        return np.concatenate(pieces)[:total]
+
+    def _run(self, wave: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        with torch.inference_mode():
+            inputs = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None].to(self.device)
+            output = self.model(inputs, output_hidden_states=self.layer is not None)
+            hidden = output.last_hidden_state if self.layer is None else output.hidden_states[self.layer]
+        return hidden[0].float().cpu().numpy()
+
+
+FEATURES: dict[str, str] = {
+    "baseline": "EDGE's 35-d librosa features (BaselineFeatures)",
+    "wavlm": "WavLM hidden states from a local model dir (PretrainedAudioFeatures)",
+    "hubert": "HuBERT hidden states from a local model dir (PretrainedAudioFeatures)",
+}
+
+
+def build_features(name: str, **kwargs: Any) -> BaselineFeatures | PretrainedAudioFeatures:
+    """Make the extractor called ``name`` (``baseline | wavlm | hubert``) with its keyword arguments.
+
+    For ``wavlm``/``hubert`` the model found at ``path`` must be of that type (its config ``model_type``).
+    """
+    if name == "baseline":
+        return BaselineFeatures(**kwargs)
+    if name in ("wavlm", "hubert"):
+        extractor = PretrainedAudioFeatures(**kwargs)
+        if extractor.name != name:
+            raise AudioError(
+                f"features={name} but the model at {extractor.path} is a {extractor.name!r} model; "
+                f"use features={extractor.name} or point features.path at a {name} model"
+            )
+        return extractor
+    options = ", ".join(f"{key} ({text})" for key, text in FEATURES.items())
+    raise A2AError(f"unknown audio features {name!r}; choose one of: {options}")
+
+
+__all__ = [
+    "TEMPO_ESTIMATION_SR",
+    "AudioFeatureExtractor",
+    "BaselineFeatures",
+    "PretrainedAudioFeatures",
+    "build_features",
+    "edge_window_count",
+    "estimate_tempo",
+    "extract_per_slice",
+    "extract_per_song",
+    "fit_length",
+    "frame_count",
+    "slice_features",
+    "tempo_from_name",
+]

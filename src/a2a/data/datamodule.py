@@ -1,0 +1,521 @@
+"""The Lightning datamodule: sequences → audio features (once per song, cached) → encoded motions →
+normalised windows.
+
+Preprocessing, per split:
+
+1. the source yields :class:`~a2a.data.windows.DanceSequence` objects (motions at ``fps``);
+2. audio features are computed once per song (``a2a.audio.extract_many`` through the
+   :class:`~a2a.audio.FeatureCache` when ``cache_dir`` is set, ``feature_workers`` processes) and cut to
+   the motion's frames;
+3. motions are encoded by the representation (EDGE: 151 channels);
+4. windows of ``window_seconds`` start every ``train_stride`` (train) / ``test_stride`` (val, test)
+   seconds; a tail shorter than a window is dropped, as EDGE does;
+5. the normaliser is fitted on the frames of the **training** windows only and applied to every split.
+
+Batches are dicts: ``motion [B, T, D]`` (normalised float32), ``cond [B, T, F]`` float32, ``name``
+(list of sequence names), ``start`` ``[B]`` (first frame of the window), ``genre`` (list of labels) and
+``genre_id`` ``[B]`` (index into :attr:`MotionDataModule.genres`, −1 for a label unseen in training).
+
+Unlike EDGE, contacts are computed on the whole sequence before slicing, so a window's last frame has
+its true contact instead of always "in contact".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from a2a.audio import FeatureCache, extract_many
+from a2a.audio.features import AudioFeatureExtractor
+from a2a.data.curated import open_source
+from a2a.data.describe import summarize_source
+from a2a.data.normalizer import MinMaxNormalizer
+from a2a.data.windows import BadItem, BadItemPolicy, DanceSequence, DanceSource, WindowSpec, window_starts
+from a2a.errors import A2AError, DatasetError
+from a2a.motion.representation import EdgeRepresentation
+
+log = logging.getLogger(__name__)
+
+# Audio and motion of one sequence may differ by a few frames (rounding); more than this is worth a warning.
+_LENGTH_MISMATCH_WARN_S = 1.0
+
+
+def seed_worker(worker_id: int) -> None:
+    """``worker_init_fn``: seed numpy and ``random`` in each DataLoader worker from torch's per-worker
+    seed (itself derived from the loader's generator), so augmentations are reproducible."""
+    worker_seed = torch.initial_seed() % 2**32
+    np.random.seed(worker_seed)
+    random.seed(worker_seed)
+
+
+@contextlib.contextmanager
+def _single_threaded_torch() -> Iterator[None]:
+    """Run torch on one intra-op thread: preprocessing works on small per-sequence tensors, where extra
+    threads only add synchronisation (on a busy 2-core machine a 225 × 151 min() took 50 ms instead of
+    0.2 ms)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@dataclass
+class PreparedSplit:
+    """One split after preprocessing: per-sequence arrays and the window index.
+
+    Attributes:
+        names: sequence names ``[S]``.
+        genres: genre labels ``[S]``.
+        motion: encoded (not yet normalised) motions, ``[N_s, D]`` float32 each, cut to the frames the
+            windows cover.
+        cond: audio features ``[N_s, F]`` float32 each, same frames as ``motion``.
+        windows: ``(sequence index, first frame)`` per window, in sequence then time order.
+    """
+
+    names: list[str]
+    genres: list[str]
+    motion: list[np.ndarray]
+    cond: list[np.ndarray]
+    windows: list[tuple[int, int]]
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(len(m) for m in self.motion))
+
+
+class WindowDataset(Dataset):
+    """Fixed-length windows of normalised motion and audio features (see the module docstring for items)."""
+
+    def __init__(
+        self,
+        split: PreparedSplit,
+        normalizer: MinMaxNormalizer,
+        length: int,
+        genre_ids: dict[str, int],
+    ) -> None:
+        self.length = length
+        self.names = split.names
+        self.genres = split.genres
+        self.genre_ids = [genre_ids.get(g, -1) for g in split.genres]
+        self.windows = split.windows
+        self.motion = [normalizer.normalize(torch.from_numpy(m)).float().contiguous() for m in split.motion]
+        self.cond = [torch.from_numpy(c).float().contiguous() for c in split.cond]
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        seq, start = self.windows[index]
+        end = start + self.length
+        return {
+            "motion": self.motion[seq][start:end],
+            "cond": self.cond[seq][start:end],
+            "name": self.names[seq],
+            "start": start,
+            "genre": self.genres[seq],
+            "genre_id": self.genre_ids[seq],
+        }
+
+
+class MotionDataModule(pl.LightningDataModule):
+    """Windows of (motion, audio features) from AIST++, a curated folder or a Hugging Face dataset.
+
+    Args:
+        source: a dataset path (AIST++ layout, curated folder or saved HF dataset; see
+            :func:`a2a.data.curated.open_source`) or an open source object.
+        features: audio feature extractor (``a2a.audio.BaselineFeatures()`` …); its ``fps`` must equal
+            ``fps``.
+        representation: motion encoder with ``dim`` and ``encode(motion) -> [N, D]`` (EDGE 151-d default).
+        window_seconds, train_stride, test_stride, fps: windowing (EDGE: 5 s, 0.5 s, 2.5 s, 30 fps).
+        batch_size, num_workers: DataLoader settings (the same for every split).
+        seed: seeds the training shuffle and the DataLoader workers.
+        cache_dir: feature cache folder (``None``: features are computed on every run).
+        feature_workers: processes for feature extraction.
+        skip_bad: leave out unusable sequences (listed in :attr:`bad`, logged) instead of raising.
+        source_kind, source_options: how a path ``source`` is opened (``kind`` and reader options such as
+            ``joint_map``, ``val_fraction``, ``use_ignore_list``).
+        train_split, val_split, test_split: split names; a missing ``val_split`` falls back to the test
+            split (EDGE's AIST++ copy has no val list).
+        normalizer: a fitted normaliser or its ``state_dict()`` (e.g. from a checkpoint); ``None`` fits one
+            on the training split.
+        drop_last: drop the last incomplete training batch.
+        progress: show progress bars.
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike | DanceSource,
+        features: AudioFeatureExtractor,
+        representation: EdgeRepresentation | None = None,
+        *,
+        window_seconds: float = 5.0,
+        train_stride: float = 0.5,
+        test_stride: float = 2.5,
+        fps: float = 30.0,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        seed: int = 0,
+        cache_dir: str | os.PathLike | None = None,
+        feature_workers: int = 1,
+        skip_bad: bool = False,
+        source_kind: str = "auto",
+        source_options: dict[str, Any] | None = None,
+        train_split: str = "train",
+        val_split: str = "val",
+        test_split: str = "test",
+        normalizer: MinMaxNormalizer | dict[str, torch.Tensor] | None = None,
+        drop_last: bool = False,
+        progress: bool = True,
+    ) -> None:
+        super().__init__()
+        self.window = WindowSpec(window_seconds, train_stride, test_stride, fps)
+        if int(getattr(features, "fps", fps)) != fps:
+            raise DatasetError(
+                f"audio features run at {features.fps} fps but the data is {fps} fps; "
+                f"set features.fps={fps:g}"
+            )
+        if batch_size < 1 or num_workers < 0 or feature_workers < 1:
+            raise DatasetError(
+                f"batch_size ({batch_size}) and feature_workers ({feature_workers}) must be ≥ 1, "
+                f"num_workers ({num_workers}) ≥ 0"
+            )
+        self._source_arg = source
+        self.source_kind = source_kind
+        self.source_options = dict(source_options or {})
+        self.features = features
+        self.representation = representation or EdgeRepresentation()
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.cache = FeatureCache(cache_dir) if cache_dir is not None else None
+        self.feature_workers = feature_workers
+        self.skip_bad = skip_bad
+        self.split_map = {"train": train_split, "val": val_split, "test": test_split}
+        self.drop_last = drop_last
+        self.progress = progress
+        if isinstance(normalizer, dict):
+            normalizer = MinMaxNormalizer.from_state_dict(normalizer)
+        self.normalizer: MinMaxNormalizer | None = normalizer
+        self.bad: list[BadItem] = []
+        self.genres: list[str] = []
+        self._source: DanceSource | None = None
+        self._sequences: dict[str, list[DanceSequence]] = {}
+        self._prepared: dict[str, PreparedSplit] = {}
+        self._song_features: dict[Path | bytes, np.ndarray] = {}
+        self._song_errors: dict[Path | bytes, str] = {}
+        self._datasets: dict[str, WindowDataset] = {}
+
+    # --- sizes and description ----------------------------------------------------------------------
+
+    @property
+    def motion_dim(self) -> int:
+        return int(self.representation.dim)
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.features.dim)
+
+    @property
+    def window_frames(self) -> int:
+        return self.window.frames
+
+    def data_config(self) -> dict[str, Any]:
+        """What a checkpoint needs to rebuild inputs: fps, window, feature and representation configs."""
+        return {
+            "fps": self.window.fps,
+            "window_frames": self.window.frames,
+            "window_seconds": self.window.seconds,
+            "motion_dim": self.motion_dim,
+            "feature_dim": self.feature_dim,
+            "features": self.features.config(),
+            "representation": self.representation.config(),
+            "genres": list(self.genres),
+        }
+
+    @property
+    def source(self) -> DanceSource:
+        """The dataset reader (opened on first use)."""
+        if self._source is None:
+            if isinstance(self._source_arg, str | os.PathLike):
+                self._source = open_source(
+                    self._source_arg,
+                    kind=self.source_kind,
+                    fps=self.window.fps,
+                    skip_bad=self.skip_bad,
+                    **self.source_options,
+                )
+            else:
+                self._source = self._source_arg
+        return self._source
+
+    def describe(self, print_it: bool = False) -> dict[str, Any]:
+        """Counts, hours and genres per split (:func:`a2a.data.describe.describe_dataset`); after
+        :meth:`setup` also the window counts actually built (``windows_built``)."""
+        from a2a.data.describe import print_description
+
+        description = summarize_source(self.source, self.window)
+        for split, prepared in self._prepared.items():
+            if split in description["splits"]:
+                description["splits"][split]["windows_built"] = len(prepared.windows)
+        description["bad"] = [{"name": b.name, "path": b.path, "reason": b.reason} for b in self._all_bad()]
+        if print_it:
+            print_description(description)
+        return description
+
+    def _all_bad(self) -> list[BadItem]:
+        return list(dict.fromkeys([*self.source.bad, *self.bad]))
+
+    # --- preprocessing ------------------------------------------------------------------------------
+
+    def _split_name(self, role: str) -> str | None:
+        """The source split for ``role`` (train / val / test); val falls back to test."""
+        available = self.source.split_names()
+        name = self.split_map[role]
+        if name in available:
+            return name
+        if role == "val" and self.split_map["test"] in available:
+            log.info("no %r split in %s: validating on %r", name, self.source.root, self.split_map["test"])
+            return self.split_map["test"]
+        if role == "train":
+            raise DatasetError(
+                f"{self.source.root}: no training split {name!r} (splits: {', '.join(available)})"
+            )
+        return None
+
+    def _load_sequences(self, split: str) -> list[DanceSequence]:
+        if split not in self._sequences:
+            sequences = self.source.sequences(split, progress=self.progress)
+            for seq in sequences:
+                if abs(seq.motion.fps - self.window.fps) > 1e-6:
+                    raise DatasetError(
+                        f"{seq.name}: motion is {seq.motion.fps} fps, expected {self.window.fps}"
+                    )
+            self._sequences[split] = sequences
+        return self._sequences[split]
+
+    def _extract(self, sequences: list[DanceSequence]) -> dict[int, np.ndarray]:
+        """Features per sequence index, computed once per distinct song (remembered across splits and
+        calls); unusable audio is handled by the bad-item policy."""
+        policy = BadItemPolicy(self.skip_bad, self.bad)
+        songs = [
+            s.audio
+            for s in sequences
+            if s.audio not in self._song_features and s.audio not in self._song_errors
+        ]
+        paths = list(dict.fromkeys(a for a in songs if isinstance(a, Path)))
+        if self.cache is not None:
+            # Hits are read here: spawning extraction workers only to read the cache costs seconds.
+            for path in paths:
+                try:
+                    hit = self.cache.load(self.cache.key(path, self.features))
+                except A2AError:
+                    continue  # unreadable file: extract_many reports it
+                if hit is not None:
+                    self._song_features[path] = hit
+            paths = [p for p in paths if p not in self._song_features]
+        if paths:
+            try:
+                extracted = extract_many(
+                    paths,
+                    self.features,
+                    self.cache,
+                    workers=self.feature_workers,
+                    progress=self.progress,
+                    skip_bad=self.skip_bad,
+                )
+            except A2AError as exc:
+                owner = next((s.name for s in sequences if str(s.audio) in str(exc)), "")
+                raise DatasetError(f"{owner + ': ' if owner else ''}unusable audio: {exc}") from exc
+            self._song_features.update(extracted)
+            self._song_errors.update(extracted.failed)
+        for audio in dict.fromkeys(a for a in songs if isinstance(a, bytes)):
+            try:
+                if self.cache is not None:
+                    self._song_features[audio] = self.cache.get_or_compute(audio, self.features)
+                else:
+                    self._song_features[audio] = self.features.for_file(audio)
+            except A2AError as exc:
+                self._song_errors[audio] = str(exc)
+        out: dict[int, np.ndarray] = {}
+        for i, seq in enumerate(sequences):
+            if seq.audio in self._song_errors:
+                policy.handle(seq.name, seq.audio_name, DatasetError(self._song_errors[seq.audio]))
+            else:
+                out[i] = self._song_features[seq.audio]
+        return out
+
+    def _prepare_split(self, split: str) -> PreparedSplit:
+        if split in self._prepared:
+            return self._prepared[split]
+        sequences = self._load_sequences(split)
+        features = self._extract(sequences)
+        length, stride = self.window.frames, self.window.stride_frames(self._role(split))
+        prepared = PreparedSplit([], [], [], [], [])
+        too_short = 0
+        for i, seq in enumerate(
+            tqdm(sequences, desc=f"encode {split}", disable=not self.progress, unit="seq")
+        ):
+            if i not in features:
+                continue
+            cond = np.asarray(features[i], dtype=np.float32)
+            frames = min(len(cond), seq.motion.num_frames)
+            if abs(len(cond) - seq.motion.num_frames) > _LENGTH_MISMATCH_WARN_S * self.window.fps:
+                log.warning(
+                    "%s: audio gives %d feature frames, motion has %d; using the first %d",
+                    seq.name,
+                    len(cond),
+                    seq.motion.num_frames,
+                    frames,
+                )
+            starts = window_starts(frames, length, stride)
+            if not starts:
+                too_short += 1
+                continue
+            # Contacts look one frame ahead, so encode every frame before dropping the uncovered tail.
+            motion = np.asarray(self.representation.encode(seq.motion[:frames]), dtype=np.float32)
+            covered = starts[-1] + length
+            index = len(prepared.names)
+            prepared.names.append(seq.name)
+            prepared.genres.append(seq.genre)
+            prepared.motion.append(motion[:covered])
+            prepared.cond.append(cond[:covered])
+            prepared.windows.extend((index, s) for s in starts)
+        if too_short:
+            log.info(
+                "%s: %d sequence(s) shorter than one %g s window give no windows",
+                split,
+                too_short,
+                self.window.seconds,
+            )
+        log.info("%s: %d windows from %d sequences", split, len(prepared.windows), len(prepared.names))
+        self._prepared[split] = prepared
+        return prepared
+
+    def _role(self, split: str) -> str:
+        return "train" if split == self.split_map["train"] else "test"
+
+    def prepare_data(self) -> None:
+        """Fill the feature cache for every split (rank 0 only under DDP); without a cache, do nothing
+        here and compute everything in :meth:`setup`."""
+        if self.cache is None:
+            return
+        splits = dict.fromkeys(self._split_name(role) for role in ("train", "val", "test"))
+        # One extraction over every split: one worker pool, one progress bar.
+        self._extract([seq for split in splits if split is not None for seq in self._load_sequences(split)])
+
+    def setup(self, stage: str | None = None) -> None:
+        """Build the window datasets for ``stage`` (``fit``, ``validate``, ``test``, ``predict`` or
+        ``None`` for all); fits the normaliser on the training split unless one was given."""
+        roles = {
+            "fit": ("train", "val"),
+            "validate": ("val",),
+            "test": ("test",),
+            "predict": ("test",),
+            None: ("train", "val", "test"),
+        }.get(stage)
+        if roles is None:
+            raise DatasetError(f"unknown stage {stage!r}")
+        with _single_threaded_torch():
+            self._build(roles)
+
+    def _build(self, roles: tuple[str, ...]) -> None:
+        train = (
+            self._prepare_split(self._split_name("train"))
+            if "train" in roles or self.normalizer is None
+            else None
+        )
+        if train is not None and not train.windows:
+            raise DatasetError(
+                f"{self.source.root}: the training split has no {self.window.seconds:g} s windows "
+                "(every sequence is shorter, or all were left out as bad)"
+            )
+        if self.normalizer is None:
+            assert train is not None
+            # Min and max over the frames the windows cover equal EDGE's fit over all (overlapping) windows.
+            normalizer = MinMaxNormalizer()
+            for motion in train.motion:
+                normalizer.partial_fit(motion)
+            self.normalizer = normalizer
+        if train is not None and not self.genres:
+            self.genres = sorted(set(train.genres) - {""})
+        for role in roles:
+            split = self._split_name(role)
+            if split is None or role in self._datasets:
+                continue
+            prepared = self._prepare_split(split)
+            self._datasets[role] = WindowDataset(
+                prepared, self.normalizer, self.window.frames, {g: i for i, g in enumerate(self.genres)}
+            )
+
+    # --- loaders ------------------------------------------------------------------------------------
+
+    def dataset(self, role: str) -> WindowDataset:
+        """The window dataset of ``role`` (``train``, ``val`` or ``test``) after :meth:`setup`."""
+        if role not in self._datasets:
+            raise DatasetError(f"no {role!r} windows: call setup() for a stage that builds them first")
+        return self._datasets[role]
+
+    def _loader(self, role: str, shuffle: bool) -> DataLoader:
+        dataset = self._datasets.get(role)
+        if dataset is None:
+            dataset = WindowDataset(
+                PreparedSplit([], [], [], [], []), self._fitted_normalizer(), self.window.frames, {}
+            )
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            worker_init_fn=seed_worker,
+            generator=generator,
+            drop_last=self.drop_last and shuffle,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def _fitted_normalizer(self) -> MinMaxNormalizer:
+        if self.normalizer is None:
+            raise DatasetError("call setup() before asking for data loaders")
+        return self.normalizer
+
+    def train_dataloader(self) -> DataLoader:
+        if "train" not in self._datasets:
+            raise DatasetError("call setup('fit') before train_dataloader()")
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    # --- checkpoints --------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Normaliser statistics and genre list (plain tensors and strings)."""
+        state: dict[str, Any] = {"genres": list(self.genres)}
+        if self.normalizer is not None:
+            state["normalizer"] = self.normalizer.state_dict()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if "normalizer" in state_dict:
+            self.normalizer = MinMaxNormalizer.from_state_dict(state_dict["normalizer"])
+        self.genres = list(state_dict.get("genres", self.genres))

@@ -1,0 +1,112 @@
+"""What a dataset holds: sequences, hours, windows and genres per split, plus what was left out.
+
+``describe_dataset(path)`` reads motions only (no audio decoding), so it is quick even on AIST++;
+``format_description`` turns its dict into the table ``a2a data describe PATH`` prints.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import Any
+
+from a2a.data.curated import open_source
+from a2a.data.windows import DanceSequence, DanceSource, WindowSpec, window_starts
+
+
+def summarize_sequences(sequences: list[DanceSequence], window: WindowSpec, split: str) -> dict[str, Any]:
+    """Counts for one split: ``sequences``, ``seconds``, ``hours``, ``windows`` (at the split's stride),
+    ``shorter_than_window`` and ``genres`` (label → sequences, ``""`` shown as ``unknown``)."""
+    seconds = float(sum(s.duration for s in sequences))
+    length, stride = window.frames, window.stride_frames(split)
+    windows = sum(len(window_starts(s.motion.num_frames, length, stride)) for s in sequences)
+    genres = Counter(s.genre or "unknown" for s in sequences)
+    return {
+        "sequences": len(sequences),
+        "seconds": round(seconds, 3),
+        "hours": round(seconds / 3600.0, 4),
+        "windows": windows,
+        "shorter_than_window": sum(1 for s in sequences if s.motion.num_frames < length),
+        "genres": dict(sorted(genres.items())),
+    }
+
+
+def summarize_source(source: DanceSource, window: WindowSpec | None = None, progress: bool = False) -> dict:
+    """:func:`describe_dataset` for an open source."""
+    window = window or WindowSpec()
+    splits = {
+        split: summarize_sequences(source.sequences(split, progress), window, split)
+        for split in source.split_names()
+    }
+    total_seconds = sum(s["seconds"] for s in splits.values())
+    return {
+        "path": str(source.root),
+        "kind": type(source).__name__,
+        "fps": window.fps,
+        "window": {
+            "seconds": window.seconds,
+            "frames": window.frames,
+            "train_stride": window.train_stride,
+            "test_stride": window.test_stride,
+        },
+        "splits": splits,
+        "total": {
+            "sequences": sum(s["sequences"] for s in splits.values()),
+            "seconds": round(total_seconds, 3),
+            "hours": round(total_seconds / 3600.0, 4),
+        },
+        "ignored": len(source.ignored),
+        "ignored_names": list(source.ignored),
+        "bad": [{"name": b.name, "path": b.path, "reason": b.reason} for b in source.bad],
+    }
+
+
+def describe_dataset(
+    path: str | os.PathLike,
+    window: WindowSpec | None = None,
+    *,
+    kind: str = "auto",
+    progress: bool = False,
+    **source_options: Any,
+) -> dict[str, Any]:
+    """Counts, hours and genres per split of the dataset at ``path`` (AIST++ layout, curated folder or
+    Hugging Face dataset; see :func:`a2a.data.curated.open_source`). Unusable items are listed under
+    ``bad`` instead of raising."""
+    window = window or WindowSpec()
+    source_options.setdefault("skip_bad", True)
+    source = open_source(path, kind=kind, fps=window.fps, **source_options)
+    return summarize_source(source, window, progress)
+
+
+def format_description(description: dict[str, Any]) -> str:
+    """A plain-text table of :func:`describe_dataset`'s result."""
+    window = description["window"]
+    lines = [
+        f"{description['path']}  ({description['kind']}, {description['fps']:g} fps, "
+        f"windows of {window['seconds']:g} s, stride {window['train_stride']:g} s train / "
+        f"{window['test_stride']:g} s otherwise)",
+        "",
+        f"{'split':<8}{'sequences':>10}{'hours':>10}{'windows':>10}  genres",
+    ]
+    for split, info in description["splits"].items():
+        genres = ", ".join(f"{g} {n}" for g, n in info["genres"].items()) or "-"
+        lines.append(
+            f"{split:<8}{info['sequences']:>10}{info['hours']:>10.3f}{info['windows']:>10}  {genres}"
+        )
+        if info["shorter_than_window"]:
+            lines.append(
+                f"{'':<8}{info['shorter_than_window']} sequence(s) shorter than one window (no windows)"
+            )
+    total = description["total"]
+    lines.append(f"{'total':<8}{total['sequences']:>10}{total['hours']:>10.3f}")
+    if description["ignored"]:
+        lines.append(f"\nignore list: {description['ignored']} sequence(s) dropped")
+    if description["bad"]:
+        lines.append(f"\n{len(description['bad'])} bad item(s) left out:")
+        lines.extend(f"  {b['name']} ({b['path']}): {b['reason']}" for b in description["bad"])
+    return "\n".join(lines)
+
+
+def print_description(description: dict[str, Any]) -> None:
+    """Print :func:`format_description`."""
+    print(format_description(description))

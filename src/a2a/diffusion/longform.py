@@ -1,0 +1,258 @@
+"""Long-form generation: sequences longer than one training window (EDGE ``long_ddim_sample``).
+
+A sequence of ``num_frames`` is cut into windows of ``window`` frames starting every ``hop`` frames
+(EDGE: hop = window/2). All windows of ONE sequence are denoised together as one batch
+(B = number of windows). After every step the first ``window − hop`` frames of window i are overwritten
+with the last ``window − hop`` frames of window i − 1, so the overlaps agree; unlike EDGE this is also
+done on the final output, so they agree exactly. :func:`stitch` then joins the windows into one
+sequence of ``window + hop·(n − 1)`` frames (cropped to the caller's length).
+
+The last window is padded when the frames do not fill it (also when the sequence is shorter than one
+window). :func:`plan_windows` reports the padding; the caller pads the conditioning the same way (for
+example with :func:`slice_windows`, which repeats the last frame or appends zeros) and crops the
+stitched result to ``num_frames``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+
+import torch
+from torch import Tensor
+
+from a2a.diffusion.constraints import StepConstraint, as_constraint_list
+from a2a.diffusion.guidance import Conditioning, Denoiser, GuidanceSchedule
+from a2a.diffusion.samplers import Sampler, StepPlan
+from a2a.diffusion.schedules import NoiseSchedule
+from a2a.errors import A2AError
+
+BlendFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+
+
+def _check_window_hop(window: int, hop: int) -> tuple[int, int]:
+    if isinstance(window, bool) or int(window) != window or int(window) < 1:
+        raise A2AError(f"window must be a positive integer, got {window!r}")
+    if isinstance(hop, bool) or int(hop) != hop or not 1 <= int(hop) <= int(window):
+        raise A2AError(f"hop must be an integer in 1..window ({window}), got {hop!r}")
+    return int(window), int(hop)
+
+
+class WindowPlan(Sequence[tuple[int, int]]):
+    """The windows ``(start, end)`` (end exclusive) covering ``num_frames``; behaves as a list of them.
+
+    Only the last window may end past ``num_frames``; ``padding`` frames must be added at the end of
+    the conditioning, and the stitched output is cropped back to ``num_frames``.
+    """
+
+    def __init__(self, num_frames: int, window: int, hop: int) -> None:
+        self.num_frames = num_frames
+        self.window = window
+        self.hop = hop
+        count = 1 + max(0, math.ceil((num_frames - window) / hop))
+        self.windows = [(k * hop, k * hop + window) for k in range(count)]
+
+    @property
+    def padded_frames(self) -> int:
+        """Frames covered by the windows: ``window + hop·(n − 1)``."""
+        return self.windows[-1][1]
+
+    @property
+    def padding(self) -> int:
+        """Frames appended after ``num_frames`` to fill the last window."""
+        return self.padded_frames - self.num_frames
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self.windows[index]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return iter(self.windows)
+
+    def __repr__(self) -> str:
+        return (
+            f"WindowPlan(num_frames={self.num_frames}, window={self.window}, hop={self.hop}, "
+            f"windows={len(self)}, padding={self.padding})"
+        )
+
+
+def plan_windows(num_frames: int, window: int, hop: int | None = None) -> WindowPlan:
+    """Windows of ``window`` frames every ``hop`` frames (default window // 2) covering ``num_frames``.
+
+    ``plan_windows(900, 150, 75)`` gives 11 windows (0, 150) … (750, 900) and no padding;
+    ``plan_windows(100, 150, 75)`` gives one window (0, 150) with padding 50.
+    """
+    window, hop = _check_window_hop(window, window // 2 if hop is None else hop)
+    if isinstance(num_frames, bool) or int(num_frames) != num_frames or int(num_frames) < 1:
+        raise A2AError(f"num_frames must be a positive integer, got {num_frames!r}")
+    return WindowPlan(int(num_frames), window, hop)
+
+
+def slice_windows(sequence: Tensor, plan: WindowPlan, pad: str = "edge") -> Tensor:
+    """Cut a per-frame sequence ``[N, ...]`` (e.g. audio features) into ``[n_windows, window, ...]``.
+
+    Args:
+        sequence: ``[plan.num_frames, ...]``.
+        plan: from :func:`plan_windows`.
+        pad: how the ``plan.padding`` missing frames are filled: "edge" repeats the last frame,
+            "zeros" appends zeros.
+    """
+    if sequence.dim() < 1 or sequence.shape[0] != plan.num_frames:
+        raise A2AError(
+            f"sequence shape {tuple(sequence.shape)}: the plan expects {plan.num_frames} frames first"
+        )
+    if plan.padding:
+        if pad == "edge":
+            filler = sequence[-1:].expand(plan.padding, *sequence.shape[1:])
+        elif pad == "zeros":
+            filler = sequence.new_zeros(plan.padding, *sequence.shape[1:])
+        else:
+            raise A2AError(f"pad must be 'edge' or 'zeros', got {pad!r}")
+        sequence = torch.cat([sequence, filler], dim=0)
+    return torch.stack([sequence[start:end] for start, end in plan])
+
+
+class WindowOverlap:
+    """Step constraint making each window's first ``window − hop`` frames equal the previous window's last.
+
+    ``x [n_windows, window, D]``; applied after every step, the final one included.
+    """
+
+    def __init__(self, hop: int) -> None:
+        if isinstance(hop, bool) or int(hop) != hop or int(hop) < 1:
+            raise A2AError(f"hop must be a positive integer, got {hop!r}")
+        self.hop = int(hop)
+
+    def check(self, shape: tuple[int, int, int]) -> None:
+        if self.hop > shape[1]:
+            raise A2AError(f"hop={self.hop} exceeds the window length {shape[1]} (shape[1])")
+
+    def apply(
+        self, x: Tensor, t_next: int, schedule: NoiseSchedule, generator: torch.Generator | None
+    ) -> Tensor:
+        window, hop = x.shape[1], self.hop
+        overlap = window - hop
+        if x.shape[0] < 2 or overlap == 0:
+            return x
+        x = x.clone()
+        if overlap <= hop:
+            # the frames written (:overlap) and read (hop:) are disjoint: one copy, as EDGE does it
+            x[1:, :overlap] = x[:-1, hop:].clone()
+        else:
+            # a frame lies in more than two windows: propagate in order so all copies agree
+            for i in range(1, x.shape[0]):
+                x[i, :overlap] = x[i - 1, hop:]
+        return x
+
+
+class LongFormSampler:
+    """Wrap any sampler for long-form generation of ONE sequence: batch = its windows, in order.
+
+    Same ``sample`` signature as the inner sampler; ``shape = (n_windows, window, D)`` and ``cond`` holds
+    one entry per window (see :func:`slice_windows`). A user ``constraint`` (e.g. keyframes laid out per
+    window, consistent across overlaps) is applied before the overlap copy at every step. EDGE pairs this
+    with :class:`~a2a.diffusion.RampGuidance`; pass it as ``guidance``.
+
+    Args:
+        inner_sampler: e.g. ``DDIMSampler(steps=50, eta=1.0)``.
+        hop: frames between window starts (EDGE: window/2 = 75).
+    """
+
+    def __init__(self, inner_sampler: Sampler, hop: int) -> None:
+        if not isinstance(inner_sampler, Sampler):
+            raise A2AError(f"inner_sampler must be a Sampler, got {type(inner_sampler).__name__}")
+        self.inner_sampler = inner_sampler
+        self.overlap = WindowOverlap(hop)
+
+    @property
+    def hop(self) -> int:
+        return self.overlap.hop
+
+    def plan(self, schedule: NoiseSchedule, guidance: float | GuidanceSchedule | None = None) -> StepPlan:
+        """The inner sampler's ``(t, t_next, weight)`` steps."""
+        return self.inner_sampler.plan(schedule, guidance)
+
+    def sample(
+        self,
+        denoiser: Denoiser,
+        shape: Sequence[int],
+        cond: Conditioning,
+        *,
+        schedule: NoiseSchedule,
+        generator: torch.Generator | None = None,
+        guidance: float | GuidanceSchedule | None = None,
+        constraint: StepConstraint | Sequence[StepConstraint] | None = None,
+        x_T: Tensor | None = None,
+        progress: bool = False,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
+        """Sample all windows ``[n_windows, window, D]`` of one sequence with exactly agreeing overlaps."""
+        constraints = [*as_constraint_list(constraint), self.overlap]
+        return self.inner_sampler.sample(
+            denoiser,
+            shape,
+            cond,
+            schedule=schedule,
+            generator=generator,
+            guidance=guidance,
+            constraint=constraints,
+            x_T=x_T,
+            progress=progress,
+            device=device,
+        )
+
+    def __repr__(self) -> str:
+        return f"LongFormSampler(inner_sampler={self.inner_sampler!r}, hop={self.hop})"
+
+
+def linear_blend(a: Tensor, b: Tensor, w: Tensor) -> Tensor:
+    """Linear cross-fade ``a·(1 − w) + b·w``; ``a, b [L, ...]``, ``w [L]`` from 0 (all a) to 1 (all b)."""
+    w = w.reshape(w.shape + (1,) * (a.dim() - 1))
+    return a * (1 - w) + b * w
+
+
+def stitch(
+    windows: Tensor,
+    hop: int,
+    total_frames: int | None = None,
+    blend_fn: BlendFn | None = None,
+) -> Tensor:
+    """Overlap-add windows ``[n, window, ...]`` into one sequence ``[total_frames, ...]``.
+
+    Each overlap of L = window − hop frames is blended with weights ``w = linspace(0, 1, L)`` (EDGE's
+    fade-out ``1 − w`` for the earlier window, fade-in ``w`` for the later). ``blend_fn(a [L, ...],
+    b [L, ...], w [L]) -> [L, ...]`` replaces the linear blend (e.g. slerp for quaternion channels;
+    it sees all trailing channels, so it can treat groups differently). The full length is
+    ``window + hop·(n − 1)``; ``total_frames`` (default: the full length) crops the end (padding).
+    """
+    if windows.dim() < 2 or windows.shape[0] < 1:
+        raise A2AError(f"windows must be [n, window, ...] with n >= 1, got shape {tuple(windows.shape)}")
+    count, window = windows.shape[0], windows.shape[1]
+    window, hop = _check_window_hop(window, hop)
+    full = window + hop * (count - 1)
+    total = full if total_frames is None else total_frames
+    if isinstance(total, bool) or int(total) != total or not 1 <= int(total) <= full:
+        raise A2AError(
+            f"total_frames must be an integer in 1..{full} (window + hop·(n − 1)), got {total_frames!r}"
+        )
+    blend = linear_blend if blend_fn is None else blend_fn
+    overlap = window - hop
+    weights = torch.linspace(0, 1, overlap, dtype=windows.dtype, device=windows.device)
+    committed: list[Tensor] = []
+    current = windows[0]
+    for i in range(1, count):
+        if overlap:
+            blended = blend(current[hop:], windows[i, :overlap], weights)
+            if blended.shape != current[hop:].shape:
+                raise A2AError(
+                    f"blend_fn returned shape {tuple(blended.shape)}, expected {tuple(current[hop:].shape)}"
+                )
+            current_next = torch.cat([blended, windows[i, overlap:]], dim=0)
+        else:
+            current_next = windows[i]
+        committed.append(current[:hop])
+        current = current_next
+    committed.append(current)
+    return torch.cat(committed, dim=0)[: int(total)]

@@ -1,0 +1,264 @@
+"""Reverse-process samplers: ancestral DDPM and DDIM, sharing one ``sample`` signature.
+
+Every sampler walks a list of ``(t, t_next)`` pairs from t = T − 1 down to ``t_next = -1`` (the clean
+output). At each step it evaluates the (guided) denoiser once, turns the output into x̂0 (clamped to
+[-1, 1] when the schedule says so) and, where needed, ε̂ re-derived from the clamped x̂0 (EDGE), moves
+``x`` to level ``t_next`` and applies the constraints. Samplers hold only simple settings, so a config
+such as ``{_target_: a2a.diffusion.DDIMSampler, steps: 50, eta: 1.0}`` can swap them on any checkpoint.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from a2a.diffusion.constraints import FINAL_STEP, StepConstraint, as_constraint_list
+from a2a.diffusion.guidance import (
+    Conditioning,
+    Denoiser,
+    GuidanceSchedule,
+    as_guidance_schedule,
+    check_cond_batch,
+    guided_output,
+)
+from a2a.diffusion.schedules import NoiseSchedule, standard_normal
+from a2a.errors import A2AError
+
+StepPlan = list[tuple[int, int, float | None]]
+
+
+def _cond_device(cond: Conditioning) -> torch.device | None:
+    if isinstance(cond, Tensor):
+        return cond.device
+    leaves = cond.values() if isinstance(cond, Mapping) else cond if isinstance(cond, (list, tuple)) else ()
+    for leaf in leaves:
+        device = _cond_device(leaf)
+        if device is not None:
+            return device
+    return None
+
+
+def _check_shape(shape: Sequence[int]) -> tuple[int, int, int]:
+    try:
+        dims = tuple(int(d) for d in shape)
+    except (TypeError, ValueError) as exc:
+        raise A2AError(f"shape must be (B, T, D) integers, got {shape!r}") from exc
+    if len(dims) != 3 or min(dims) < 1:
+        raise A2AError(f"shape must be (B, T, D) with positive sizes, got {shape!r}")
+    return dims  # type: ignore[return-value]
+
+
+def _check_cap(value: float) -> float:
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise A2AError(f"cap_guidance_below must be a fraction of the schedule in [0, 1], got {value}")
+    return value
+
+
+class Sampler(ABC):
+    """Base class: the shared sampling loop. Subclasses choose the timesteps and the update rule.
+
+    Args:
+        cap_guidance_below: fraction of the schedule's steps below which the guidance weight is capped
+            at 1 (EDGE's DDPM rule: 0.1, i.e. w → min(w, 1) for t < 100 of 1000). 0 disables it.
+    """
+
+    def __init__(self, cap_guidance_below: float = 0.0) -> None:
+        self.cap_guidance_below = _check_cap(cap_guidance_below)
+
+    @abstractmethod
+    def timestep_pairs(self, schedule: NoiseSchedule) -> list[tuple[int, int]]:
+        """``(t, t_next)`` per model evaluation, noisiest first; the last ``t_next`` is −1."""
+
+    @abstractmethod
+    def _update(
+        self,
+        schedule: NoiseSchedule,
+        x: Tensor,
+        t: int,
+        t_next: int,
+        x0: Tensor,
+        model_out: Tensor,
+        generator: torch.Generator | None,
+    ) -> Tensor:
+        """Move ``x`` [B, T, D] from level ``t`` to ``t_next`` given the (clamped) x̂0 and the raw output."""
+
+    def plan(self, schedule: NoiseSchedule, guidance: float | GuidanceSchedule | None = None) -> StepPlan:
+        """``(t, t_next, guidance weight or None)`` for every step this sampler will take."""
+        pairs = self.timestep_pairs(schedule)
+        guidance_schedule = as_guidance_schedule(guidance)
+        if guidance_schedule is None:
+            return [(t, t_next, None) for t, t_next in pairs]
+        weights = guidance_schedule.weights(len(pairs))
+        if len(weights) != len(pairs):
+            raise A2AError(
+                f"{guidance_schedule!r} gave {len(weights)} weights for {len(pairs)} sampler steps"
+            )
+        cap_below = self.cap_guidance_below * schedule.num_steps
+        return [
+            (t, t_next, min(w, 1.0) if t < cap_below else w)
+            for (t, t_next), w in zip(pairs, weights, strict=True)
+        ]
+
+    @torch.no_grad()
+    def sample(
+        self,
+        denoiser: Denoiser,
+        shape: Sequence[int],
+        cond: Conditioning,
+        *,
+        schedule: NoiseSchedule,
+        generator: torch.Generator | None = None,
+        guidance: float | GuidanceSchedule | None = None,
+        constraint: StepConstraint | Sequence[StepConstraint] | None = None,
+        x_T: Tensor | None = None,
+        progress: bool = False,
+        device: torch.device | str | None = None,
+    ) -> Tensor:
+        """Draw samples ``[B, T, D]`` from the reverse process.
+
+        Args:
+            denoiser: network following :class:`Denoiser` (put it in eval mode first).
+            shape: ``(B, T, D)``.
+            cond: conditioning with batch ``B`` (tensor, dict/list of tensors, or None).
+            schedule: the schedule the denoiser was trained with (``prediction``, ``clip_x0``).
+            generator: source of all randomness (x_T, step noise, constraint noise); seeded → repeatable.
+            guidance: classifier-free guidance weight or schedule; None = plain conditional calls.
+            constraint: one constraint or a list applied in order after every step, final step included.
+            x_T: ``[B, T, D]`` starting noise (default: drawn from ``generator``).
+            progress: show a progress bar.
+            device: where to sample; default x_T's device, else cond's, else the generator's, else CPU.
+        """
+        dims = _check_shape(shape)
+        check_cond_batch(cond, dims[0])
+        constraints = as_constraint_list(constraint)
+        for item in constraints:
+            item.check(dims)
+        steps = self.plan(schedule, guidance)
+        if x_T is not None:
+            if tuple(x_T.shape) != dims:
+                raise A2AError(f"x_T shape {tuple(x_T.shape)} does not match shape {dims}")
+            if not x_T.dtype.is_floating_point:
+                raise A2AError(f"x_T must be a float tensor, got {x_T.dtype}")
+            x = x_T.to(device) if device is not None else x_T
+        else:
+            if device is None:
+                device = _cond_device(cond) or (
+                    generator.device if generator is not None else torch.device("cpu")
+                )
+            x = standard_normal(dims, generator=generator, device=device, dtype=torch.float32)
+        for t, t_next, weight in tqdm(steps, disable=not progress, desc=type(self).__name__, leave=False):
+            t_batch = torch.full((dims[0],), t, dtype=torch.long, device=x.device)
+            # a network under autocast may answer in half precision; the chain itself stays in x.dtype
+            model_out = guided_output(denoiser, x, t_batch, cond, weight).to(x.dtype)
+            x0 = schedule.predict_x0(x, t, model_out)
+            if schedule.clip_x0:
+                x0 = x0.clamp(-1.0, 1.0)
+            x = self._update(schedule, x, t, t_next, x0, model_out, generator)
+            for item in constraints:
+                x = item.apply(x, t_next, schedule, generator)
+        return x
+
+
+class DDPMSampler(Sampler):
+    """Ancestral DDPM over all T steps (EDGE ``p_sample_loop``).
+
+    x_{t−1} = μ̃(x̂0, x_t) + exp(½·log σ̃²_t)·z, no noise at t = 0. ``cap_guidance_below=0.1`` is EDGE's
+    guidance rule (w → min(w, 1) for t < 100).
+    """
+
+    def __init__(self, cap_guidance_below: float = 0.1) -> None:
+        super().__init__(cap_guidance_below)
+
+    def timestep_pairs(self, schedule: NoiseSchedule) -> list[tuple[int, int]]:
+        return [(t, t - 1) for t in range(schedule.num_steps - 1, -1, -1)]
+
+    def _update(
+        self,
+        schedule: NoiseSchedule,
+        x: Tensor,
+        t: int,
+        t_next: int,
+        x0: Tensor,
+        model_out: Tensor,
+        generator: torch.Generator | None,
+    ) -> Tensor:
+        mean, _, log_variance = schedule.posterior_mean_variance(x0, x, t)
+        if t == 0:
+            return mean
+        noise = standard_normal(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return mean + math.exp(0.5 * float(log_variance)) * noise
+
+    def __repr__(self) -> str:
+        return f"DDPMSampler(cap_guidance_below={self.cap_guidance_below})"
+
+
+class DDIMSampler(Sampler):
+    """DDIM (Song et al.) with EDGE's timesteps: ``linspace(−1, T−1, steps+1)`` truncated to ints.
+
+    For steps = 50, T = 1000 the pairs are 999→979→…→19→−1; the last step returns x̂0.
+    x_next = √ᾱ_next·x̂0 + √(1 − ᾱ_next − σ²)·ε̂ + σ·z with
+    σ = eta·√((1 − ᾱ/ᾱ_next)(1 − ᾱ_next)/(1 − ᾱ)). eta = 0 is deterministic given x_T; EDGE hard-coded 1.
+
+    Args:
+        steps: model evaluations (1 … T).
+        eta: stochasticity in [0, 1].
+        cap_guidance_below: see :class:`Sampler` (EDGE's DDIM does not cap: 0).
+    """
+
+    def __init__(self, steps: int = 50, eta: float = 1.0, cap_guidance_below: float = 0.0) -> None:
+        super().__init__(cap_guidance_below)
+        if isinstance(steps, bool) or int(steps) != steps or int(steps) < 1:
+            raise A2AError(f"steps must be a positive integer, got {steps!r}")
+        eta = float(eta)
+        if not 0.0 <= eta <= 1.0:
+            raise A2AError(f"eta must lie in [0, 1], got {eta}")
+        self.steps = int(steps)
+        self.eta = eta
+
+    def timestep_pairs(self, schedule: NoiseSchedule) -> list[tuple[int, int]]:
+        if self.steps > schedule.num_steps:
+            raise A2AError(f"steps={self.steps} exceeds the schedule's num_steps={schedule.num_steps}")
+        # float32 linspace + truncation toward zero, exactly as EDGE computes it
+        times = torch.linspace(-1, schedule.num_steps - 1, steps=self.steps + 1).int().tolist()[::-1]
+        if len(set(times)) != len(times):
+            raise A2AError(f"steps={self.steps} gives repeated timesteps for num_steps={schedule.num_steps}")
+        return list(itertools.pairwise(times))
+
+    def _update(
+        self,
+        schedule: NoiseSchedule,
+        x: Tensor,
+        t: int,
+        t_next: int,
+        x0: Tensor,
+        model_out: Tensor,
+        generator: torch.Generator | None,
+    ) -> Tensor:
+        if t_next == FINAL_STEP:
+            return x0
+        if schedule.prediction == "eps" and not schedule.clip_x0:
+            eps = model_out
+        else:
+            eps = schedule.eps_from_x0(x, t, x0)
+        alpha = float(schedule.alphas_cumprod[t])
+        alpha_next = float(schedule.alphas_cumprod[t_next])
+        sigma = self.eta * math.sqrt((1 - alpha / alpha_next) * (1 - alpha_next) / (1 - alpha))
+        direction = math.sqrt(max(1 - alpha_next - sigma**2, 0.0))
+        x_next = math.sqrt(alpha_next) * x0 + direction * eps
+        if sigma > 0:
+            x_next = x_next + sigma * standard_normal(
+                x.shape, generator=generator, device=x.device, dtype=x.dtype
+            )
+        return x_next
+
+    def __repr__(self) -> str:
+        return (
+            f"DDIMSampler(steps={self.steps}, eta={self.eta}, cap_guidance_below={self.cap_guidance_below})"
+        )

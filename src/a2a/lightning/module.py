@@ -1,0 +1,232 @@
+"""``DiffusionModule``: trains any denoiser on any motion representation with the shared diffusion core.
+
+The module is built from plain config dicts (Hydra ``_target_`` nodes), which Lightning stores as
+``hyper_parameters`` in every checkpoint. Together with the normaliser statistics and the ``a2a``
+metadata block written in :meth:`on_save_checkpoint`, a checkpoint alone rebuilds its generator —
+no pickled training classes.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import Tensor
+
+from a2a import __version__
+from a2a.data.normalizer import MinMaxNormalizer
+from a2a.diffusion.training import diffusion_training_inputs, training_target
+from a2a.errors import A2AError
+from a2a.losses import EdgeMotionLoss
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = 1
+
+
+def _plain(cfg: Any) -> Any:
+    """Resolved plain containers from DictConfig (or a dict that may hold DictConfigs)."""
+    if isinstance(cfg, DictConfig):
+        return OmegaConf.to_container(cfg, resolve=True)
+    return copy.deepcopy(cfg)
+
+
+class DiffusionModule(pl.LightningModule):
+    """Diffusion training of a motion denoiser with EMA, CFG condition dropout and motion losses.
+
+    Args:
+        denoiser: ``_target_`` config of the network (follows :class:`a2a.diffusion.Denoiser`).
+        schedule: ``_target_`` config of the noise schedule.
+        representation: ``_target_`` config of the motion representation (e.g. EDGE's 151-d).
+        loss: weights and options of :class:`a2a.losses.EdgeMotionLoss`.
+        optimizer: ``_target_`` config of a torch optimizer, ``_partial_: true`` (params come later).
+        sampler: ``_target_`` config of the default sampler stored for generation.
+        cond_drop_prob: probability of training a sample unconditionally (classifier-free guidance).
+        guidance_weight: default CFG weight at generation.
+        ema_decay: EMA decay; the EMA weights are what generation uses.
+        ema_warmup: ramp the decay as ``min(decay, (1 + step) / (10 + step))`` (off in EDGE; useful for
+            short runs, where a 0.9999 EMA would still be the random initialisation).
+        fps, window: frames per second and frames per training window (for the checkpoint).
+        features: the audio-feature config (stored so generation extracts the same features).
+        validation: ``every_n_epochs``, ``windows``, ``sampler`` (a cheaper sampler config): every N
+            epochs, score a few generated windows against ground truth with the subnet-25 validator.
+    """
+
+    def __init__(
+        self,
+        denoiser: dict,
+        schedule: dict,
+        representation: dict,
+        loss: dict,
+        optimizer: dict,
+        sampler: dict,
+        cond_drop_prob: float = 0.25,
+        guidance_weight: float = 2.0,
+        ema_decay: float = 0.9999,
+        ema_warmup: bool = False,
+        fps: float = 30.0,
+        window: int = 150,
+        features: dict | None = None,
+        validation: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(
+            {
+                "denoiser": _plain(denoiser),
+                "schedule": _plain(schedule),
+                "representation": _plain(representation),
+                "loss": _plain(loss),
+                "optimizer": _plain(optimizer),
+                "sampler": _plain(sampler),
+                "cond_drop_prob": float(cond_drop_prob),
+                "guidance_weight": float(guidance_weight),
+                "ema_decay": float(ema_decay),
+                "ema_warmup": bool(ema_warmup),
+                "fps": float(fps),
+                "window": int(window),
+                "features": _plain(features or {}),
+                "validation": _plain(validation or {}),
+            }
+        )
+        if not 0.0 <= cond_drop_prob <= 1.0:
+            raise A2AError(f"model.cond_drop_prob must be in [0, 1], got {cond_drop_prob}")
+        if not 0.0 <= ema_decay < 1.0:
+            raise A2AError(f"model.ema_decay must be in [0, 1), got {ema_decay}")
+        self.denoiser = instantiate(self.hparams.denoiser)
+        self.ema_denoiser = copy.deepcopy(self.denoiser).requires_grad_(False).eval()
+        self.schedule = instantiate(self.hparams.schedule)
+        self.representation = instantiate(self.hparams.representation)
+        self.motion_loss = EdgeMotionLoss(self.representation, **self.hparams.loss)
+        self.normalizer: MinMaxNormalizer | None = None
+
+    # --- normaliser -----------------------------------------------------------------------------
+
+    def set_normalizer(self, normalizer: MinMaxNormalizer) -> None:
+        """Adopt the training-split normaliser; it travels in every checkpoint from then on."""
+        if normalizer.num_channels != self.representation.dim:
+            raise A2AError(
+                f"normaliser has {normalizer.num_channels} channels, representation has {self.representation.dim}"
+            )
+        self.normalizer = normalizer
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        if self.normalizer is None and datamodule is not None and getattr(datamodule, "normalizer", None):
+            self.set_normalizer(datamodule.normalizer)
+
+    # --- training -------------------------------------------------------------------------------
+
+    def _step_losses(self, batch: dict[str, Tensor], denoiser: torch.nn.Module, keep_cond: Tensor | None):
+        x0, cond = batch["motion"], batch["cond"]
+        x_t, t, noise = diffusion_training_inputs(x0, self.schedule)
+        out = denoiser(x_t, t, cond, keep_cond)
+        prediction = self.schedule.prediction
+        x0_hat = out if prediction == "x0" else self.schedule.predict_x0(x_t, t, out)
+        terms = self.motion_loss(x0_hat, x0, self.normalizer)
+        if prediction != "x0":
+            terms["simple"] = torch.nn.functional.mse_loss(out, training_target(x0, noise, prediction))
+            terms["total"] = sum(self.motion_loss.weights[k] * terms[k] for k in self.motion_loss.weights)
+        return terms
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        keep = self.denoiser.random_keep_mask(batch["motion"].shape[0], self.hparams.cond_drop_prob)
+        terms = self._step_losses(batch, self.denoiser, keep.to(self.device))
+        batch_size = batch["motion"].shape[0]
+        self.log("train/loss", terms["total"], prog_bar=True, batch_size=batch_size)
+        for name in ("simple", "velocity", "fk", "foot"):
+            self.log(f"train/{name}", terms[name], batch_size=batch_size)
+        return terms["total"]
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        decay = self.hparams.ema_decay
+        if self.hparams.ema_warmup:
+            step = self.global_step
+            decay = min(decay, (1 + step) / (10 + step))
+        with torch.no_grad():
+            ema = list(self.ema_denoiser.parameters())
+            live = list(self.denoiser.parameters())
+            torch._foreach_lerp_(ema, live, 1.0 - decay)
+            for b_ema, b in zip(self.ema_denoiser.buffers(), self.denoiser.buffers(), strict=True):
+                b_ema.copy_(b)
+
+    # --- validation -----------------------------------------------------------------------------
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        # Fixed noise per batch index so validation loss curves are comparable across epochs.
+        state = torch.random.get_rng_state()
+        torch.manual_seed(1234 + batch_idx)
+        try:
+            terms = self._step_losses(batch, self.ema_denoiser, None)
+        finally:
+            torch.random.set_rng_state(state)
+        self.log("val/loss", terms["total"], prog_bar=True, batch_size=batch["motion"].shape[0], sync_dist=True)
+        if batch_idx == 0 and self._validator_due():
+            reward, rmse = self._validator_score(batch)
+            self.log("val/validator_reward", reward, batch_size=1, sync_dist=True)
+            self.log("val/validator_rmse", rmse, batch_size=1, sync_dist=True)
+
+    def _validator_due(self) -> bool:
+        every = int(self.hparams.validation.get("every_n_epochs", 0) or 0)
+        return every > 0 and (self.current_epoch + 1) % every == 0 and self.normalizer is not None
+
+    @torch.no_grad()
+    def _validator_score(self, batch: dict[str, Tensor]) -> tuple[float, float]:
+        """Generate the first few windows of the batch and score them against ground truth exactly as
+        the subnet-25 validator would (BVH export → world positions → RMSE → correctness); speed is
+        left out (it measures the miner, not the model), so the reward uses correctness at t = 0."""
+        from a2a.metrics.validator import score
+        from a2a.motion.bvh import motion_to_bvh, read_bvh
+
+        n = min(int(self.hparams.validation.get("windows", 4)), batch["motion"].shape[0])
+        sampler = instantiate(self.hparams.validation.get("sampler") or self.hparams.sampler)
+        generator = torch.Generator(device="cpu").manual_seed(0)
+        x = sampler.sample(
+            self.ema_denoiser,
+            tuple(batch["motion"][:n].shape),
+            batch["cond"][:n],
+            schedule=self.schedule,
+            generator=generator,
+            guidance=self.hparams.guidance_weight,
+        )
+        assert self.normalizer is not None
+        rewards, rmses = [], []
+        fps = self.hparams.fps
+        for pred, truth in zip(self.normalizer.inverse(x.double().cpu()), self.normalizer.inverse(batch["motion"][:n].double().cpu()), strict=True):
+            pred_bvh = read_bvh(motion_to_bvh(self.representation.decode_motion(pred, fps)))
+            ref_bvh = read_bvh(motion_to_bvh(self.representation.decode_motion(truth, fps)))
+            result = score(pred_bvh, ref_bvh, process_time=0.0, joint_map="edge_edge")
+            rewards.append(result["reward"])
+            rmses.append(result["rmse"])
+        return sum(rewards) / n, sum(rmses) / n
+
+    # --- optimisation ---------------------------------------------------------------------------
+
+    def configure_optimizers(self):
+        factory = instantiate(self.hparams.optimizer)
+        return factory(params=self.denoiser.parameters())
+
+    # --- checkpoints ----------------------------------------------------------------------------
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if self.normalizer is None:
+            raise A2AError("cannot save a checkpoint before the normaliser is set (train on a datamodule first)")
+        checkpoint["a2a"] = {
+            "format": CHECKPOINT_FORMAT,
+            "version": __version__,
+            "kind": "diffusion",
+            "normalizer": self.normalizer.state_dict(),
+            "representation": self.representation.config(),
+            "fps": self.hparams.fps,
+            "window": self.hparams.window,
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        meta = checkpoint.get("a2a")
+        if meta is None or "normalizer" not in meta:
+            raise A2AError("checkpoint has no 'a2a' block with normaliser statistics: not an a2a checkpoint")
+        self.normalizer = MinMaxNormalizer.from_state_dict(meta["normalizer"])

@@ -1,0 +1,161 @@
+"""EDGE's 151-d motion representation: foot contacts, Z-up root translation, 24 local rotations in 6D.
+
+Channel layout of one frame (``[..., N, 151]``):
+
+| channels | content |
+|---|---|
+| 0..3 | binary foot contacts of joints 7 (left ankle), 8 (right ankle), 10 (left toe), 11 (right toe) |
+| 4..6 | root translation in metres, **Z-up** |
+| 7..150 | 24 local joint rotations as 6D (first two matrix rows), SMPL order; the root's is Z-up |
+
+a2a's :class:`~a2a.motion.Motion` is Y-up (as AIST++); EDGE trains in Z-up. The change of frame is a
+rotation of +90° about X: the root rotation is left-multiplied by ``R_x(90°)`` (EDGE's quaternion
+``(0.7071068, 0.7071068, 0, 0)``) and the root position ``(x, y, z)`` becomes ``(x, −z, y)``. Joint
+offsets stay as they are, so forward kinematics on decoded Z-up rotations gives Z-up joint positions.
+``decode`` applies the exact inverse, so ``decode(encode(m))`` reproduces ``m`` (rotation matrices and
+joint positions; the axis-angle vectors may differ by a 2π wrap).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from a2a.errors import MotionFormatError
+from a2a.motion.kinematics import forward_kinematics
+from a2a.motion.motion import Motion
+from a2a.motion.rotations import (
+    axis_angle_to_matrix,
+    matrix_to_axis_angle,
+    matrix_to_rotation_6d,
+    rotation_6d_to_matrix,
+)
+from a2a.motion.skeleton import SMPL24, SMPL_FOOT_JOINTS, Skeleton
+
+CONTACTS = slice(0, 4)
+ROOT = slice(4, 7)
+ROTATIONS = slice(7, 151)
+EDGE_DIM = 151
+
+# +90° about X, written exactly (cos = 0, sin = 1) so that the inverse is its transpose to the last bit.
+# EDGE uses the rounded quaternion (0.7071068, 0.7071068, 0, 0), which differs by ~1e-8.
+Y_UP_TO_Z_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+
+# EDGE's threshold: a foot moving less than 1 cm between consecutive 30-fps frames is in contact.
+CONTACT_SPEED = 0.01 * 30.0  # metres per second
+
+
+def foot_contacts(
+    joints: np.ndarray, fps: float, foot_joints: tuple[int, ...] = SMPL_FOOT_JOINTS
+) -> np.ndarray:
+    """Binary foot contacts ``[N, len(foot_joints)]`` from joint positions ``[N, J, 3]`` (metres).
+
+    A foot is in contact at frame ``t`` when it moves less than 0.3 m/s to frame ``t + 1`` (1 cm per
+    frame at 30 fps, EDGE's rule); the last frame has no successor and counts as contact.
+    """
+    feet = np.asarray(joints, dtype=np.float64)[:, list(foot_joints)]
+    step = np.zeros(feet.shape[:2])
+    step[:-1] = np.linalg.norm(feet[1:] - feet[:-1], axis=-1)
+    threshold = CONTACT_SPEED / fps  # exactly 0.01 at 30 fps
+    return (step < threshold).astype(np.float64)
+
+
+class EdgeRepresentation:
+    """Encode a :class:`Motion` into EDGE's 151 channels and decode them back.
+
+    Args:
+        skeleton: SMPL-24 hierarchy for the forward kinematics behind the contacts and for
+            :meth:`joint_positions` (EDGE's: root offset zero).
+        foot_joints: joints whose contacts fill channels 0..3 (EDGE: ankles and toes, 7, 8, 10, 11).
+    """
+
+    dim: int = EDGE_DIM
+    contacts: slice = CONTACTS
+    root: slice = ROOT
+    rotations: slice = ROTATIONS
+
+    def __init__(self, skeleton: Skeleton = SMPL24, foot_joints: tuple[int, ...] = SMPL_FOOT_JOINTS) -> None:
+        if skeleton.num_joints != 24:
+            raise MotionFormatError(
+                f"the EDGE representation needs a 24-joint SMPL skeleton, got {skeleton.num_joints} joints"
+            )
+        if len(foot_joints) != CONTACTS.stop - CONTACTS.start:
+            raise MotionFormatError(
+                f"the EDGE representation has 4 contact channels, got foot joints {foot_joints}"
+            )
+        self.skeleton = skeleton
+        self.foot_joints = tuple(int(j) for j in foot_joints)
+
+    def config(self) -> dict:
+        """Plain description for checkpoints."""
+        return {"name": "edge151", "dim": self.dim, "foot_joints": list(self.foot_joints)}
+
+    # --- encode -------------------------------------------------------------------------------------
+
+    def encode(self, motion: Motion) -> np.ndarray:
+        """Motion (Y-up) → features ``[N, 151]`` float32."""
+        return self.encode_arrays(motion.poses, motion.trans, motion.fps)
+
+    def encode_arrays(self, poses: np.ndarray, trans: np.ndarray, fps: float) -> np.ndarray:
+        """Axis-angle poses ``[N, 24, 3]`` and Y-up translation ``[N, 3]`` → ``[N, 151]`` float32."""
+        poses = np.asarray(poses, dtype=np.float64)
+        trans = np.asarray(trans, dtype=np.float64)
+        if poses.ndim != 3 or poses.shape[1:] != (24, 3) or trans.shape != (len(poses), 3):
+            raise MotionFormatError(
+                f"encode expects poses [N, 24, 3] and trans [N, 3], got {poses.shape} and {trans.shape}"
+            )
+        local = axis_angle_to_matrix(poses)  # [N, 24, 3, 3]
+        # Contacts come from Y-up FK: speeds do not depend on the frame.
+        joints = forward_kinematics(local, trans, self.skeleton)
+        contacts = foot_contacts(joints, fps, self.foot_joints)
+        local = local.copy()
+        local[:, 0] = Y_UP_TO_Z_UP @ local[:, 0]
+        root = trans @ Y_UP_TO_Z_UP.T  # (x, y, z) -> (x, -z, y)
+        rot6d = matrix_to_rotation_6d(local).reshape(len(poses), -1)
+        return np.concatenate([contacts, root, rot6d], axis=-1).astype(np.float32)
+
+    # --- decode -------------------------------------------------------------------------------------
+
+    def _check(self, x) -> None:
+        if x.shape[-1] != self.dim or x.ndim < 2:
+            raise MotionFormatError(
+                f"EDGE features must have shape [..., N, {self.dim}], got {tuple(x.shape)}"
+            )
+
+    def root_and_rotations(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features ``[..., N, 151]`` → Z-up root ``[..., N, 3]`` and local rotation matrices
+        ``[..., N, 24, 3, 3]`` (the root's in the Z-up frame). Differentiable; what losses use."""
+        self._check(x)
+        root = x[..., ROOT]
+        rot = rotation_6d_to_matrix(x[..., ROTATIONS].reshape(*x.shape[:-1], 24, 6))
+        return root, rot
+
+    def joint_positions(self, x: torch.Tensor) -> torch.Tensor:
+        """Z-up joint positions ``[..., N, 24, 3]`` by forward kinematics (differentiable)."""
+        root, rot = self.root_and_rotations(x)
+        return forward_kinematics(rot, root, self.skeleton)
+
+    def decode(
+        self, x: torch.Tensor | np.ndarray
+    ) -> tuple[torch.Tensor | np.ndarray, torch.Tensor | np.ndarray]:
+        """Features ``[..., N, 151]`` → Y-up axis-angle poses ``[..., N, 24, 3]`` and translation
+        ``[..., N, 3]``; numpy in, numpy (float64) out; torch in, torch out (differentiable)."""
+        as_numpy = isinstance(x, np.ndarray)
+        t = torch.from_numpy(np.asarray(x, dtype=np.float64)) if as_numpy else x
+        root, rot = self.root_and_rotations(t)
+        back = torch.as_tensor(Y_UP_TO_Z_UP.T, dtype=rot.dtype, device=rot.device)  # inverse = transpose
+        rot = torch.cat([(back @ rot[..., :1, :, :]), rot[..., 1:, :, :]], dim=-3)
+        trans = root @ back.T  # (x, y, z) -> (x, z, -y)
+        poses = matrix_to_axis_angle(rot)
+        if as_numpy:
+            return poses.numpy(), trans.numpy()
+        return poses, trans
+
+    def decode_motion(self, x: torch.Tensor | np.ndarray, fps: float = 30.0) -> Motion:
+        """One clip ``[N, 151]`` → :class:`Motion` (Y-up)."""
+        if x.ndim != 2:
+            raise MotionFormatError(f"decode_motion takes one clip [N, {self.dim}], got {tuple(x.shape)}")
+        if isinstance(x, torch.Tensor):
+            x = x.detach().cpu().double().numpy()
+        poses, trans = self.decode(x)
+        return Motion(poses, trans, fps)
