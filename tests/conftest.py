@@ -1,6 +1,50 @@
-"""Shared test setup."""
+"""Shared test setup and fixtures."""
 
+from pathlib import Path
+
+import pytest
 import torch
 
 # Tiny tensors on a 2-core machine: one intra-op thread avoids oversubscription and keeps timings stable.
 torch.set_num_threads(1)
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+
+
+@pytest.fixture(scope="session")
+def synthetic_root(tmp_path_factory) -> Path:
+    """A small synthetic AIST++-layout dataset shared by the whole session (read-only for tests)."""
+    from a2a.data.synthetic import synthesize
+
+    return synthesize(tmp_path_factory.mktemp("synthetic") / "aistpp", sequences=6, seconds=5.0, seed=0, progress=False)
+
+
+def compose_train(overrides: list[str]):
+    """Compose conf/train.yaml with overrides, outside of a Hydra run."""
+    from hydra import compose, initialize_config_dir
+
+    import a2a.config  # noqa: F401
+
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose("train", overrides=overrides)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(synthetic_root, tmp_path_factory) -> Path:
+    """A tiny EDGE trained for two steps on the synthetic data (the end-to-end tests' checkpoint)."""
+    from a2a.train import train
+
+    out = tmp_path_factory.mktemp("tiny_run")
+    cfg = compose_train(
+        [
+            "experiment=tiny",
+            f"data.source={synthetic_root}",
+            f"output_dir={out}",
+            "~callbacks.progress",
+            "+trainer.enable_progress_bar=false",
+        ]
+    )
+    result = train(cfg)
+    assert result["last_checkpoint"] is not None
+    return result["last_checkpoint"]

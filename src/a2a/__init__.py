@@ -1,10 +1,24 @@
 """a2a: audio-to-animation diffusion models — train, evaluate, and serve on Bittensor subnet 25."""
 
+from __future__ import annotations
+
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 try:
     __version__ = version("a2a")
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+local"
 
-__all__ = ["__version__"]
+if TYPE_CHECKING:
+    from a2a.generate import Generator
+
+
+def load(path, device: str = "cpu") -> Generator:
+    """Rebuild the generator of any a2a checkpoint: ``a2a.load("best.ckpt").generate("song.wav")``."""
+    from a2a.generate import load as _load  # lazy: importing a2a stays light
+
+    return _load(path, device=device)
+
+
+__all__ = ["__version__", "load"]

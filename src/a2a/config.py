@@ -1,8 +1,14 @@
-"""OmegaConf resolvers used by a2a's configs (registered on import, idempotently)."""
+"""Config helpers: OmegaConf resolvers (registered on import) and an error-preserving ``instantiate``."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import hydra.utils
+from hydra.errors import InstantiationException
 from omegaconf import OmegaConf
+
+from a2a.errors import A2AError
 
 
 def _frames(seconds: float, fps: float) -> int:
@@ -13,6 +19,20 @@ def _frames(seconds: float, fps: float) -> int:
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("a2a.frames"):
         OmegaConf.register_new_resolver("a2a.frames", _frames)
+
+
+def instantiate(config: Any, *args: Any, **kwargs: Any) -> Any:
+    """``hydra.utils.instantiate``, but an a2a error raised inside comes out as itself, not wrapped in
+    Hydra's ``InstantiationException`` — so the user sees which file/field/option is at fault."""
+    try:
+        return hydra.utils.instantiate(config, *args, **kwargs)
+    except InstantiationException as exc:
+        cause = exc.__cause__
+        while isinstance(cause, InstantiationException):
+            cause = cause.__cause__
+        if isinstance(cause, A2AError):
+            raise cause from None
+        raise
 
 
 register_resolvers()

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-import a2a.config  # noqa: F401  (registers the ${a2a.frames:...} resolver)
+from a2a.config import instantiate
 from a2a.errors import A2AError
 
 log = logging.getLogger(__name__)
@@ -29,7 +28,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     model = instantiate(cfg.model)
     if model.hparams.window != datamodule.window_frames:
         raise A2AError(
-            f"model.window ({model.hparams.window}) differs from the data windows ({datamodule.window_frames} frames)"
+            f"model.window ({model.hparams.window}) differs from the data windows "
+            f"({datamodule.window_frames} frames)"
         )
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     logger = instantiate(cfg.logger) if cfg.get("logger") else False

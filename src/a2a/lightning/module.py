@@ -14,7 +14,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from hydra.utils import instantiate
+from a2a.config import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
