@@ -17,7 +17,9 @@ def synthetic_root(tmp_path_factory) -> Path:
     """A small synthetic AIST++-layout dataset shared by the whole session (read-only for tests)."""
     from a2a.data.synthetic import synthesize
 
-    return synthesize(tmp_path_factory.mktemp("synthetic") / "aistpp", sequences=6, seconds=5.0, seed=0, progress=False)
+    return synthesize(
+        tmp_path_factory.mktemp("synthetic") / "aistpp", sequences=6, seconds=5.0, seed=0, progress=False
+    )
 
 
 def compose_train(overrides: list[str]):

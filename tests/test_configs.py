@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
-from a2a.config import instantiate
 from omegaconf import OmegaConf
 
+from a2a.config import instantiate
 from a2a.errors import A2AError
 from tests.conftest import CONF, compose_train
 

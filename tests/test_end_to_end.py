@@ -130,7 +130,20 @@ def test_cli_synth_export_score(tmp_path, capsys):
     motion = sorted((root / "motions").glob("*.pkl"))[0]
     assert cli(["export", str(motion), str(tmp_path / "a.bvh")]) == 0
     capsys.readouterr()
-    assert cli(["score", str(tmp_path / "a.bvh"), str(tmp_path / "a.bvh"), "--time", "0", "--joint-map", "edge_edge"]) == 0
+    assert (
+        cli(
+            [
+                "score",
+                str(tmp_path / "a.bvh"),
+                str(tmp_path / "a.bvh"),
+                "--time",
+                "0",
+                "--joint-map",
+                "edge_edge",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["rmse"] == 0.0 and result["correctness"] == 1.0 and result["frames"] == 60
     assert result["reward"] == pytest.approx(0.7 + 0.3 * 0.622459, abs=1e-6)

@@ -30,6 +30,68 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_describe(args: argparse.Namespace) -> int:
+    from a2a.data.describe import describe_dataset, print_description
+
+    description = describe_dataset(args.path, kind=args.kind, progress=not args.json)
+    if args.json:
+        print(json.dumps(description, default=str))
+    else:
+        print_description(description)
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    import a2a
+
+    generator = a2a.load(args.ckpt, device=args.device)
+    timings: dict[str, float] = {}
+    text = generator.generate_bvh(
+        args.audio,
+        seed=args.seed,
+        steps=args.steps,
+        guidance=args.guidance,
+        samples=args.samples,
+        reduce=args.reduce,
+        timings=timings,
+        progress=True,
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    spent = ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
+    print(f"wrote {args.out} ({spent})")
+    return 0
+
+
+def _load_any_motion(path: Path):
+    """A Motion from .pkl/.npz, or from a BVH (SMPL or subnet-library rig, fitted from joint positions)."""
+    from a2a.motion import Motion
+
+    if path.suffix.lower() == ".bvh":
+        from a2a.data.curated import bvh_to_smpl
+        from a2a.motion.bvh import read_bvh
+
+        bvh = read_bvh(path)
+        return bvh_to_smpl(bvh, fps=bvh.fps)[0]
+    return Motion.load(path)
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from a2a.render import render
+
+    motions = [_load_any_motion(p) for p in args.motion]
+    out = render(
+        motions,
+        args.out,
+        audio=args.audio,
+        titles=[p.stem for p in args.motion] if len(motions) > 1 else None,
+        fps=args.fps,
+        max_seconds=args.max_seconds,
+    )
+    print(f"wrote {out}")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from a2a.motion import Motion
     from a2a.motion.bvh import write_bvh
@@ -70,6 +132,26 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.set_defaults(handler=_cmd_data_synth)
 
+    describe = data_sub.add_parser("describe", help="counts, hours and genres per split of a dataset")
+    describe.add_argument("path", type=Path, help="AIST++ folder, curated folder or saved HF dataset")
+    describe.add_argument("--kind", default="auto", choices=["auto", "aistpp", "folder", "hf"])
+    describe.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    describe.set_defaults(handler=_cmd_data_describe)
+
+    generate = sub.add_parser("generate", help="checkpoint + audio -> validator-exact BVH")
+    generate.add_argument("ckpt", type=Path, help="a2a checkpoint (.ckpt)")
+    generate.add_argument("audio", type=Path, help="audio file (wav, flac, ogg, mp3)")
+    generate.add_argument("out", type=Path, help="output .bvh")
+    generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    generate.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's)")
+    generate.add_argument(
+        "--guidance", type=float, default=None, help="guidance weight (default: checkpoint's)"
+    )
+    generate.add_argument("--samples", type=int, default=1, help="draws to combine (default 1)")
+    generate.add_argument("--reduce", default="mean", choices=["mean", "medoid"], help="how draws combine")
+    generate.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    generate.set_defaults(handler=_cmd_generate)
+
     export = sub.add_parser("export", help="motion (.pkl AIST++ / .npz poses+trans) -> validator-exact BVH")
     export.add_argument("motion", type=Path, help="AIST++-style .pkl or .npz with poses/trans")
     export.add_argument("out", type=Path, help="output .bvh")
@@ -77,6 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--fps", type=float, default=None, help="input frame rate (default: .pkl 60, .npz its own)"
     )
     export.set_defaults(handler=_cmd_export)
+
+    render = sub.add_parser("render", help="stick-figure video (.mp4 with audio via ffmpeg, else .gif)")
+    render.add_argument(
+        "motion", type=Path, nargs="+", help=".pkl / .npz / .bvh; several render side by side"
+    )
+    render.add_argument("out", type=Path, help="output .mp4 or .gif")
+    render.add_argument("--audio", type=Path, default=None, help="audio track to mux into the .mp4")
+    render.add_argument("--fps", type=float, default=None, help="render frame rate (default: motion's, ≤ 30)")
+    render.add_argument("--max-seconds", type=float, default=None, help="render only the first seconds")
+    render.set_defaults(handler=_cmd_render)
 
     score = sub.add_parser(
         "score", help="score a BVH against a reference exactly like the subnet-25 validator"

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from a2a.config import instantiate
 
 from a2a import __version__
 from a2a.audio.decode import load_audio
+from a2a.config import instantiate
 from a2a.data.normalizer import MinMaxNormalizer
 from a2a.diffusion import ConstantGuidance, LongFormSampler, RampGuidance, plan_windows, slice_windows, stitch
 from a2a.errors import A2AError, CheckpointError
@@ -102,14 +102,18 @@ class Generator:
 
     # --- audio → features -----------------------------------------------------------------------
 
-    def audio_features(self, audio: AudioInput, sr: int | None = None, timings: dict | None = None) -> np.ndarray:
+    def audio_features(
+        self, audio: AudioInput, sr: int | None = None, timings: dict | None = None
+    ) -> np.ndarray:
         """Decode ``audio`` and extract features ``[N, F]`` at the model's fps (N = whole frames)."""
         start = time.perf_counter()
         wave, rate = load_audio(audio, source_sr=sr)
         decoded = time.perf_counter()
         frames = int(len(wave) / rate * self.fps)
         if frames < 1:
-            raise A2AError(f"audio is {len(wave) / rate:.3f} s long: shorter than one frame at {self.fps:g} fps")
+            raise A2AError(
+                f"audio is {len(wave) / rate:.3f} s long: shorter than one frame at {self.fps:g} fps"
+            )
         params = self.features.params_for_file(audio) if isinstance(audio, str | os.PathLike) else {}
         feats = self.features(wave, rate, num_frames=frames, **params)
         if timings is not None:
@@ -227,7 +231,13 @@ class Generator:
         feats = self.audio_features(audio, sr, timings)
         start = time.perf_counter()
         motions = self.generate_features(
-            feats, seed=seed, sampler=sampler, steps=steps, eta=eta, guidance=guidance, samples=samples,
+            feats,
+            seed=seed,
+            sampler=sampler,
+            steps=steps,
+            eta=eta,
+            guidance=guidance,
+            samples=samples,
             progress=progress,
         )
         motion = motions[0] if samples == 1 else combine_motions(motions, reduce)
@@ -283,8 +293,9 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generat
     except Exception as exc:  # zip/pickle/EOF errors all mean "not a readable checkpoint"
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(ckpt, dict) or "a2a" not in ckpt:
-        raise CheckpointError(f"{path}: not an a2a checkpoint (no 'a2a' block); convert EDGE weights with "
-                              "`a2a convert-edge`")
+        raise CheckpointError(
+            f"{path}: not an a2a checkpoint (no 'a2a' block); convert EDGE weights with `a2a convert-edge`"
+        )
     meta, hparams = ckpt["a2a"], ckpt.get("hyper_parameters") or {}
     missing = [k for k in _REQUIRED_HPARAMS if k not in hparams]
     missing += [f"a2a.{k}" for k in ("normalizer", "format") if k not in meta]

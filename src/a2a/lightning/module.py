@@ -14,11 +14,11 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from a2a.config import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 
 from a2a import __version__
+from a2a.config import instantiate
 from a2a.data.normalizer import MinMaxNormalizer
 from a2a.diffusion.training import diffusion_training_inputs, training_target
 from a2a.errors import A2AError
@@ -110,7 +110,8 @@ class DiffusionModule(pl.LightningModule):
         """Adopt the training-split normaliser; it travels in every checkpoint from then on."""
         if normalizer.num_channels != self.representation.dim:
             raise A2AError(
-                f"normaliser has {normalizer.num_channels} channels, representation has {self.representation.dim}"
+                f"normaliser has {normalizer.num_channels} channels, "
+                f"representation has {self.representation.dim}"
             )
         self.normalizer = normalizer
 
@@ -164,7 +165,9 @@ class DiffusionModule(pl.LightningModule):
             terms = self._step_losses(batch, self.ema_denoiser, None)
         finally:
             torch.random.set_rng_state(state)
-        self.log("val/loss", terms["total"], prog_bar=True, batch_size=batch["motion"].shape[0], sync_dist=True)
+        self.log(
+            "val/loss", terms["total"], prog_bar=True, batch_size=batch["motion"].shape[0], sync_dist=True
+        )
         if batch_idx == 0 and self._validator_due():
             reward, rmse = self._validator_score(batch)
             self.log("val/validator_reward", reward, batch_size=1, sync_dist=True)
@@ -196,7 +199,11 @@ class DiffusionModule(pl.LightningModule):
         assert self.normalizer is not None
         rewards, rmses = [], []
         fps = self.hparams.fps
-        for pred, truth in zip(self.normalizer.inverse(x.double().cpu()), self.normalizer.inverse(batch["motion"][:n].double().cpu()), strict=True):
+        for pred, truth in zip(
+            self.normalizer.inverse(x.double().cpu()),
+            self.normalizer.inverse(batch["motion"][:n].double().cpu()),
+            strict=True,
+        ):
             pred_bvh = read_bvh(motion_to_bvh(self.representation.decode_motion(pred, fps)))
             ref_bvh = read_bvh(motion_to_bvh(self.representation.decode_motion(truth, fps)))
             result = score(pred_bvh, ref_bvh, process_time=0.0, joint_map="edge_edge")
@@ -214,7 +221,9 @@ class DiffusionModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.normalizer is None:
-            raise A2AError("cannot save a checkpoint before the normaliser is set (train on a datamodule first)")
+            raise A2AError(
+                "cannot save a checkpoint before the normaliser is set (train on a datamodule first)"
+            )
         checkpoint["a2a"] = {
             "format": CHECKPOINT_FORMAT,
             "version": __version__,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -33,7 +32,9 @@ def resolve_activation(name: str) -> Callable[[Tensor], Tensor]:
 def check_attention_backend(name: str) -> str:
     """Return ``name`` if it is a known attention backend, else raise :class:`A2AError`."""
     if name not in ATTENTION_BACKENDS:
-        raise A2AError(f"model.attention_backend={name!r} is not supported; choose one of {ATTENTION_BACKENDS}")
+        raise A2AError(
+            f"model.attention_backend={name!r} is not supported; choose one of {ATTENTION_BACKENDS}"
+        )
     return name
 
 
@@ -57,6 +58,23 @@ class SinusoidalTimeEmbedding(nn.Module):
         freqs = torch.exp(torch.arange(half, device=timesteps.device) * -step)
         angles = timesteps[:, None] * freqs[None, :]
         return torch.cat((angles.sin(), angles.cos()), dim=-1)
+
+
+class TimestepEmbedding(nn.Module):
+    """``timesteps`` [B] -> [B, 4D]: sinusoid(D) -> Linear(D, 4D) -> Mish (EDGE's ``time_mlp``).
+
+    The sinusoid is formed in float32 (angles reach ~1000 rad) and cast to the weight dtype, so the
+    module also runs after ``.double()``/``.half()``.
+    """
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.sinusoid = SinusoidalTimeEmbedding(dim)
+        self.linear = nn.Linear(dim, dim * 4)
+        self.activation = nn.Mish()
+
+    def forward(self, timesteps: Tensor) -> Tensor:
+        return self.activation(self.linear(self.sinusoid(timesteps).to(self.linear.weight.dtype)))
 
 
 def sinusoidal_position_table(max_len: int, dim: int) -> Tensor:
@@ -86,19 +104,35 @@ class AbsolutePositionalEncoding(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """``x`` [B, T, D] -> [B, T, D]; ``T`` must not exceed ``max_len``."""
         if x.shape[1] > self.table.shape[0]:
-            raise A2AError(f"sequence length {x.shape[1]} exceeds the positional table ({self.table.shape[0]})")
+            raise A2AError(
+                f"sequence length {x.shape[1]} exceeds the positional table ({self.table.shape[0]})"
+            )
         return self.dropout(x + self.table[: x.shape[1]].to(x.dtype))
 
 
-class RotaryPositions(NamedTuple):
-    """Cosines and sines ``[L, D]`` of the rotary angles for positions ``0..L-1``."""
+class RotaryPositions:
+    """Rotary angles ``[L, D]`` (float32) for positions ``0..L-1``, applicable to tensors of any dtype.
 
-    cos: Tensor
-    sin: Tensor
+    The angles are cast to the dtype of the rotated tensor *before* ``cos``/``sin``, the order the
+    original uses (it matters in half precision); the results are cached per dtype for reuse across
+    layers within one forward pass.
+    """
+
+    def __init__(self, angles: Tensor) -> None:
+        self.angles = angles
+        self._cos_sin: dict[torch.dtype, tuple[Tensor, Tensor]] = {}
+
+    def cos_sin(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+        """``(cos, sin)`` of the angles in ``dtype``, each [L, D]."""
+        if dtype not in self._cos_sin:
+            angles = self.angles.to(dtype)
+            self._cos_sin[dtype] = (angles.cos(), angles.sin())
+        return self._cos_sin[dtype]
 
     def apply(self, x: Tensor) -> Tensor:
         """Rotate ``x`` [..., L, D] channel pairs (0,1), (2,3), ... by the angles of their position."""
-        return x * self.cos + rotate_adjacent_pairs(x) * self.sin
+        cos, sin = self.cos_sin(x.dtype)
+        return x * cos + rotate_adjacent_pairs(x) * sin
 
 
 def rotate_adjacent_pairs(x: Tensor) -> Tensor:
@@ -123,19 +157,14 @@ class EdgeRotaryEmbedding(nn.Module):
         freqs = 1.0 / (theta ** (torch.arange(0, dim, 2).float() / dim))
         self.register_buffer("freqs", freqs)
 
-    def positions(self, length: int, dtype: torch.dtype) -> RotaryPositions:
-        """Angles for positions ``0..length-1`` as :class:`RotaryPositions` with ``[length, dim]`` tensors.
-
-        Angles are formed in the buffer's precision and cast to ``dtype`` before ``cos``/``sin``, which is
-        the order the original uses (it matters in half precision).
-        """
+    def positions(self, length: int) -> RotaryPositions:
+        """Angles [length, dim] for positions ``0..length-1``; each frequency serves one channel pair."""
         steps = torch.arange(length, device=self.freqs.device, dtype=self.freqs.dtype)
-        angles = torch.outer(steps, self.freqs).repeat_interleave(2, dim=-1).to(dtype)
-        return RotaryPositions(angles.cos(), angles.sin())
+        return RotaryPositions(torch.outer(steps, self.freqs).repeat_interleave(2, dim=-1))
 
     def rotate(self, x: Tensor) -> Tensor:
         """Rotate ``x`` [B, L, D] with positions ``0..L-1`` along axis -2."""
-        return self.positions(x.shape[-2], x.dtype).apply(x)
+        return self.positions(x.shape[-2]).apply(x)
 
 
 def multihead_attention(
@@ -145,8 +174,9 @@ def multihead_attention(
 
     ``query`` [B, L, D], ``key`` and ``value`` [B, S, D] -> [B, L, D]. Matches
     ``attn(query, key, value, need_weights=False)[0]`` (attention-weight dropout included in training).
-    ``backend="sdpa"`` uses the fused kernel; ``"manual"`` spells out ``softmax(QK^T/sqrt(d)) V`` and is
-    kept as the reference for tests and benchmarks.
+    ``backend="sdpa"`` uses :func:`F.scaled_dot_product_attention` (fused kernels on GPU);
+    ``"manual"`` spells out ``softmax(QK^T/sqrt(d)) V`` and is kept as the reference for tests and
+    ``benchmarks/bench_attention.py``.
     """
     batch, q_len, dim = query.shape
     heads = attn.num_heads
@@ -176,7 +206,7 @@ def multihead_attention(
 
 
 class DenseFiLM(nn.Module):
-    """FiLM generator: ``cond`` [B, D] -> ``(scale, shift)``, each [B, 1, D], via ``Mish -> Linear(D, 2D)``."""
+    """FiLM generator ``Mish -> Linear(D, 2D)``: ``cond`` [B, D] -> ``(scale, shift)``, each [B, 1, D]."""
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -296,7 +326,9 @@ class FiLMDecoderLayer(nn.Module):
 
         h = self.cross_attn_norm(x)
         q = rotary.apply(h) if rotary is not None else h
-        h = self.cross_attn_dropout(multihead_attention(self.cross_attn, q, memory_keys, memory_values, backend))
+        h = self.cross_attn_dropout(
+            multihead_attention(self.cross_attn, q, memory_keys, memory_values, backend)
+        )
         x = x + film_modulate(h, self.cross_attn_film(cond))
 
         h = self.ff_norm(x)
