@@ -1,5 +1,6 @@
 """Shared test setup and fixtures."""
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,20 @@ import torch
 
 # Tiny tensors on a 2-core machine: one intra-op thread avoids oversubscription and keeps timings stable.
 torch.set_num_threads(1)
+
+
+
+@pytest.fixture(autouse=True)
+def _a2a_loggers_enabled() -> None:
+    """Importing bittensor (the mining tests do, at collection) sets every existing logger to CRITICAL;
+    undo that for a2a's loggers so tests that check log lines see them."""
+    for name in list(logging.root.manager.loggerDict):
+        if name == "a2a" or name.startswith("a2a."):
+            logger = logging.getLogger(name)
+            logger.setLevel(logging.NOTSET)
+            logger.disabled = False
+            logger.propagate = True
+
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"

@@ -605,3 +605,21 @@ def test_extract_many_baseline_features_in_worker_processes(tmp_path: Path) -> N
     result = extract_many(paths, extractor, FeatureCache(tmp_path / "cache"), workers=2, progress=False)
     for path in paths:
         np.testing.assert_array_equal(result[path], extractor(*load_audio(path), start_bpm=120.0))
+
+
+def test_tempo_estimation_works_in_a_fresh_process():
+    """Regression: librosa's lazy submodules must not depend on what else was imported first."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from a2a.audio.features import estimate_tempo\n"
+        "sr = 22050; w = np.zeros(sr * 6, dtype=np.float32)\n"
+        "for b in np.arange(0, 6, 0.5): w[int(b * sr) : int(b * sr) + 200] = 1\n"
+        "print(estimate_tempo(w, sr))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert abs(float(out.stdout.strip()) - 120) < 6

@@ -117,6 +117,44 @@ def _cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_query(args: argparse.Namespace) -> int:
+    from a2a.mining.client import query_main  # imports bittensor (slow): only when asked
+
+    return query_main(args)
+
+
+def _add_query_parser(sub) -> None:
+    from a2a.mining.defaults import DEFAULT_WALLET_PATH, INPUT_TYPES, LOOPBACK, VALIDATOR_TIMEOUT
+
+    parser = sub.add_parser("query", help="local validator: send audio to a miner, save and score the BVH")
+    parser.add_argument("audio", type=Path, help="audio file to send")
+    parser.add_argument("--port", type=int, required=True, help="the miner's axon port")
+    parser.add_argument("--host", default=LOOPBACK, help=f"the miner's address (default {LOOPBACK})")
+    parser.add_argument(
+        "--input-type",
+        choices=INPUT_TYPES,
+        default="data",
+        help="data: base64 in the request (default); url: served from a local HTTP server (the miner "
+        "needs mine.allow_private_urls=true)",
+    )
+    parser.add_argument("--reference", type=Path, default=None, help="reference BVH to score against")
+    parser.add_argument("--out", type=Path, default=None, help="where to save the answer (default AUDIO.bvh)")
+    parser.add_argument(
+        "--joint-map",
+        default="edge_edge",
+        choices=["edge_edge", "edge_library", "library_library"],
+        help="joint map for the score (default edge_edge: a2a-exported reference)",
+    )
+    parser.add_argument("--timeout", type=float, default=VALIDATOR_TIMEOUT, help="seconds (default 180)")
+    parser.add_argument("--miner-hotkey", default=None, help="miner hotkey ss58 (default: from its wallet)")
+    parser.add_argument("--miner-wallet-name", default="miner")
+    parser.add_argument("--miner-wallet-hotkey", default="default")
+    parser.add_argument("--wallet-name", default="a2a-validator", help="signing wallet (created if missing)")
+    parser.add_argument("--wallet-hotkey", default="default")
+    parser.add_argument("--wallet-path", default=DEFAULT_WALLET_PATH, help="folder of both wallets")
+    parser.set_defaults(handler=_cmd_query)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="a2a", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"a2a {__version__}")
@@ -185,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="joint name map (default edge_library, the validator's)",
     )
     score.set_defaults(handler=_cmd_score)
+
+    _add_query_parser(sub)
     return parser
 
 

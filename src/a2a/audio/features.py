@@ -107,12 +107,12 @@ def estimate_tempo(wave: np.ndarray, sr: int) -> float:
     """Global tempo (BPM) of ``wave [n]``, as EDGE's fallback for non-AIST++ names.
 
     EDGE calls ``librosa.beat.tempo(y=librosa.load(path)[0])[0]`` (22.05 kHz, default hop 512). That function
-    moved to ``librosa.feature.rhythm.tempo`` in librosa 0.10; this resamples to 22.05 kHz and calls it
+    moved to ``librosa.feature.tempo`` in librosa 0.10; this resamples to 22.05 kHz and calls it
     with the same defaults, so the estimate matches EDGE's, not one computed at the 15.36 kHz feature rate.
     """
     if sr != TEMPO_ESTIMATION_SR:
         wave = librosa.resample(wave, orig_sr=sr, target_sr=TEMPO_ESTIMATION_SR)
-    return float(librosa.feature.rhythm.tempo(y=wave, sr=TEMPO_ESTIMATION_SR)[0])
+    return float(librosa.feature.tempo(y=wave, sr=TEMPO_ESTIMATION_SR)[0])
 
 
 def _check_wave_array(wave: np.ndarray, sr: int) -> np.ndarray:

@@ -1,0 +1,16 @@
+"""Evaluate checkpoints: ``python evaluate.py ckpt=PATH`` (see conf/evaluate.yaml)."""
+
+import hydra
+from omegaconf import DictConfig
+
+import a2a.config  # noqa: F401  (config resolvers)
+from a2a.evaluate import evaluate
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
+def main(cfg: DictConfig) -> None:
+    evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()

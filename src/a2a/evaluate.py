@@ -1,0 +1,407 @@
+"""``evaluate(cfg)``: the function behind ``python evaluate.py``; tests call it directly.
+
+For every sequence of a held-out split it generates a dance per checkpoint and scores it two ways:
+
+- **validator approximation**: the generated motion goes through the miner's export path
+  (``Generator.generate`` → :func:`a2a.motion.bvh.motion_to_bvh`), is read back and scored against the
+  ground-truth BVH (exported the same way) with the subnet-25 formula; the measured wall-clock time of
+  generation + export gives the speed term. Reported as mean, std and a bootstrap 95 % CI.
+- **dance metrics**: FID_k, FID_g, Div_k, Div_g (Bailando protocol: 60 fps, first 1,200 frames,
+  frame-0 recentring, features normalised by a GT pool of *all* sequences of the dataset), BAS in both
+  directions (Bailando: music → motion; FACT: motion → music) and PFC (EDGE: 5-s clips, 2.5-s stride).
+
+Rows: ground truth, three baselines computed by the same code (mean pose, a random training clip,
+nearest-neighbour retrieval by audio features) and every checkpoint (optionally with several
+``samples`` reduced to one, to show reward-aware sampling). Outputs under the run directory:
+``report.json``, ``report.md``, ``plots/``, ``bvh/`` and ``renders/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from tqdm.auto import tqdm
+
+from a2a import __version__
+from a2a.audio.features import BaselineFeatures
+from a2a.data.curated import open_source
+from a2a.data.windows import DanceSequence
+from a2a.errors import A2AError
+from a2a.metrics import dance
+from a2a.metrics.validator import score
+from a2a.motion.bvh import motion_to_bvh, read_bvh
+from a2a.motion.motion import Motion
+from a2a.motion.rotations import axis_angle_to_quaternion, quaternion_to_axis_angle
+
+log = logging.getLogger(__name__)
+
+EVAL_FPS = 30.0  # generation and the validator run at 30 fps
+METRIC_FPS = 60.0  # Bailando protocol
+
+
+@dataclass
+class MethodResult:
+    """Everything measured for one row of the report."""
+
+    name: str
+    kind: str  # "ground truth", "baseline" or "model"
+    motions: dict[str, Motion] = field(default_factory=dict)
+    rewards: list[float] = field(default_factory=list)
+    correctness: list[float] = field(default_factory=list)
+    rmse: list[float] = field(default_factory=list)
+    speed: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+
+# --- baselines -----------------------------------------------------------------------------------
+
+
+def _fit_length(motion: Motion, frames: int) -> Motion:
+    """Crop or loop ``motion`` to exactly ``frames`` frames (a baseline answer of the right length)."""
+    reps = -(-frames // motion.num_frames)
+    return Motion(
+        np.tile(motion.poses, (reps, 1, 1))[:frames], np.tile(motion.trans, (reps, 1))[:frames], motion.fps
+    )
+
+
+def mean_pose_motion(train: Sequence[DanceSequence], frames: int) -> Motion:
+    """The training set's average pose (normalised quaternion mean per joint) and mean translation, held
+    still for ``frames`` frames: the answer that minimises error without listening to the music."""
+    quats = np.concatenate([axis_angle_to_quaternion(s.motion.poses) for s in train])  # [M, 24, 4]
+    quats = np.where(quats[..., :1] < 0, -quats, quats)
+    mean = quats.mean(axis=0)
+    pose = quaternion_to_axis_angle(mean / np.linalg.norm(mean, axis=-1, keepdims=True))
+    trans = np.concatenate([s.motion.trans for s in train]).mean(axis=0)
+    return Motion(np.repeat(pose[None], frames, 0), np.repeat(trans[None], frames, 0), EVAL_FPS)
+
+
+def _song_embedding(features: np.ndarray) -> np.ndarray:
+    """Per-song audio descriptor: mean and std of each feature over time."""
+    return np.concatenate([features.mean(axis=0), features.std(axis=0)])
+
+
+# --- scoring -------------------------------------------------------------------------------------
+
+
+def _score_answer(
+    method: MethodResult, name: str, motion: Motion, ref_bvh, seconds: float, out: Path
+) -> None:
+    text = motion_to_bvh(motion)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    result = score(read_bvh(text), ref_bvh, process_time=seconds, joint_map="edge_edge")
+    method.motions[name] = motion
+    method.rewards.append(result["reward"])
+    method.correctness.append(result["correctness"])
+    method.rmse.append(result["rmse"])
+    method.speed.append(result["speed"])
+    method.seconds.append(seconds)
+
+
+def _dance_metrics(
+    method: MethodResult, pool: tuple[np.ndarray, np.ndarray], beats: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    kinetic, geometric, bas_b, bas_f, pfc_clips = [], [], [], [], []
+    for name, motion in method.motions.items():
+        joints60 = motion.resample(METRIC_FPS).joints()
+        k, g = dance.clip_features(joints60, fps=METRIC_FPS)
+        kinetic.append(k)
+        geometric.append(g)
+        if len(beats.get(name, ())):
+            bas_b.append(dance.beat_align_score(joints60, beats[name], fps=METRIC_FPS, direction="bailando"))
+            bas_f.append(dance.beat_align_score(joints60, beats[name], fps=METRIC_FPS, direction="fact"))
+        joints30 = motion.joints()
+        window, hop = int(5 * EVAL_FPS), int(2.5 * EVAL_FPS)
+        starts = range(0, max(1, len(joints30) - window + 1), hop)
+        pfc_clips += [joints30[s : s + window] for s in starts if len(joints30[s : s + window]) >= 3]
+    out: dict[str, Any] = {}
+    if len(kinetic) >= 2:
+        out.update(dance.quantized_metrics(np.stack(kinetic), np.stack(geometric), *pool))
+    out["BAS_bailando"] = float(np.mean(bas_b)) if bas_b else None
+    out["BAS_fact"] = float(np.mean(bas_f)) if bas_f else None
+    out["PFC"] = dance.pfc_dataset(pfc_clips, fps=EVAL_FPS, up_axis="y") if pfc_clips else None
+    out["pfc_clips"] = len(pfc_clips)
+    return out
+
+
+def _summary(method: MethodResult, n_boot: int, seed: int) -> dict[str, Any]:
+    rewards = np.asarray(method.rewards, dtype=np.float64)
+    mean, lo, hi = (
+        dance.bootstrap_ci(rewards, n_boot=n_boot, seed=seed)
+        if len(rewards) > 1
+        else (float(rewards.mean()), float("nan"), float("nan"))
+    )
+    return {
+        "name": method.name,
+        "kind": method.kind,
+        "n": len(rewards),
+        "reward_mean": float(mean),
+        "reward_std": float(rewards.std(ddof=1)) if len(rewards) > 1 else 0.0,
+        "reward_ci95": [float(lo), float(hi)],
+        "correctness_mean": float(np.mean(method.correctness)),
+        "rmse_mean": float(np.mean(method.rmse)),
+        "speed_mean": float(np.mean(method.speed)),
+        "seconds_mean": float(np.mean(method.seconds)),
+    }
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def write_markdown(report: dict[str, Any], path: Path) -> None:
+    """The human-readable report: one table row per method, protocol notes underneath."""
+    lines = [
+        f"# a2a evaluation — {report['split']} split of `{report['data']}`",
+        "",
+        f"{report['n_sequences']} sequences, {report['seconds_total']:.1f} s of audio; "
+        f"a2a {report['version']}.",
+        "",
+        "| method | reward (95% CI) | correctness | rmse | speed | s/seq | FID_k | FID_g | Div_k | Div_g "
+        "| BAS (Bailando) | BAS (FACT) | PFC |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in report["rows"]:
+        m = row["dance"]
+        ci = row["reward_ci95"]
+        lines.append(
+            f"| {row['name']} | {row['reward_mean']:.4f} ({_fmt(ci[0], 4)}–{_fmt(ci[1], 4)}) "
+            f"| {row['correctness_mean']:.4f} | {row['rmse_mean']:.1f} | {row['speed_mean']:.4f} "
+            f"| {row['seconds_mean']:.2f} | {_fmt(m.get('FID_k'), 2)} | {_fmt(m.get('FID_g'), 2)} "
+            f"| {_fmt(m.get('Div_k'), 2)} | {_fmt(m.get('Div_g'), 2)} | {_fmt(m.get('BAS_bailando'))} "
+            f"| {_fmt(m.get('BAS_fact'))} | {_fmt(m.get('PFC'))} |"
+        )
+    p = report["protocol"]
+    lines += [
+        "",
+        "## Protocol",
+        "",
+        "- **reward** = 0.7·correctness + 0.3·speed, the subnet-25 validator's formula; correctness from the "
+        "summed per-joint RMS error (cm) of the exported BVH against the ground-truth BVH (edge→edge joint "
+        "map); speed from the measured generation + export wall time per sequence (baselines and ground "
+        "truth: 0 s). The CI is a percentile bootstrap over sequences.",
+        f"- **FID/Div**: Bailando protocol at {p['metric_fps']:g} fps, first {p['max_frames']} frames, "
+        f"frame-0 recentring; N = {p['n_pred']} generated clips against a GT pool of {p['n_gt']} sequences "
+        "(all splits). FID has a small-sample floor: compare only rows with the same N.",
+        "- **BAS**: Bailando direction scores music beats against motion beats (σ = 3 frames at 60 fps); "
+        "FACT direction scores motion beats against music beats. Music beats from the baseline features' "
+        "beat tracker.",
+        f"- **PFC**: EDGE's physical foot contact score ×10⁴ over 5-s clips with 2.5-s stride "
+        f"({p['pfc_note']}).",
+    ]
+    if report.get("renders"):
+        lines += ["", "## Renders", ""] + [
+            f"- [{Path(r).name}](renders/{Path(r).name})" for r in report["renders"]
+        ]
+    if report.get("plots"):
+        lines += ["", "## Plots", ""] + [f"![{Path(p).stem}](plots/{Path(p).name})" for p in report["plots"]]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _plot_rewards(report: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = report["rows"]
+    names = [r["name"] for r in rows]
+    means = np.array([r["reward_mean"] for r in rows])
+    ci = np.array([r["reward_ci95"] for r in rows], dtype=float)
+    err = np.abs(np.nan_to_num(np.stack([means - ci[:, 0], ci[:, 1] - means]), nan=0.0))
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows)), 4))
+    colors = [
+        "#555555" if r["kind"] == "ground truth" else "#999999" if r["kind"] == "baseline" else "#1f77b4"
+        for r in rows
+    ]
+    ax.bar(names, means, yerr=err, color=colors, capsize=4)
+    ax.set_ylabel("validator reward (mean, 95% CI)")
+    ax.set_ylim(max(0.0, float(np.nanmin(ci[:, 0] if np.isfinite(ci).any() else means)) - 0.05), 0.9)
+    ax.tick_params(axis="x", rotation=20)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def _checkpoints(ckpt: Any) -> list[Path]:
+    if ckpt is None or ckpt == "???":
+        raise A2AError("evaluate needs ckpt=PATH (or ckpt=[a.ckpt,b.ckpt] to compare several)")
+    items = list(ckpt) if isinstance(ckpt, list | tuple | ListConfig) else [ckpt]
+    return [Path(str(c)) for c in items]
+
+
+def _labels(paths: list[Path]) -> list[str]:
+    stems = [p.stem for p in paths]
+    return [f"{p.parent.parent.name}/{p.stem}" if stems.count(p.stem) > 1 else p.stem for p in paths]
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Generate for every sequence of ``cfg.split``, score, and write the report; returns the report dict."""
+    import a2a
+
+    out_dir = Path(cfg.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = _checkpoints(cfg.ckpt)
+    samples_list = [int(k) for k in (cfg.get("samples") or [1])]
+    options = OmegaConf.to_container(cfg.data.options, resolve=True) if cfg.data.get("options") else {}
+    source = open_source(cfg.data.source, kind=cfg.data.get("kind", "auto"), fps=EVAL_FPS, **options)
+    if cfg.split not in source.split_names():
+        raise A2AError(
+            f"split {cfg.split!r} not in {cfg.data.source} (has: {', '.join(source.split_names())})"
+        )
+    test = source.sequences(cfg.split, progress=True)
+    if cfg.get("max_sequences"):
+        test = test[: int(cfg.max_sequences)]
+    if len(test) == 0:
+        raise A2AError(f"split {cfg.split!r} of {cfg.data.source} has no sequences")
+    train = source.sequences("train") if "train" in source.split_names() else []
+    if not train:
+        raise A2AError(f"{cfg.data.source} has no train split: the baselines need one")
+    pool_source = open_source(cfg.data.source, kind=cfg.data.get("kind", "auto"), fps=METRIC_FPS, **options)
+    pool_k, pool_g = [], []
+    for split in pool_source.split_names():
+        for seq in pool_source.sequences(split):
+            k, g = dance.clip_features(seq.motion.joints(), fps=METRIC_FPS, max_frames=None)
+            pool_k.append(k)
+            pool_g.append(g)
+    pool = (np.stack(pool_k), np.stack(pool_g))
+
+    # Music beats and song embeddings from EDGE's baseline features (the beat column, 30 fps).
+    features = BaselineFeatures()
+    beat_col = features.COLUMNS["beat"].start
+
+    def song_features(seq: DanceSequence) -> np.ndarray:
+        return features.for_file(seq.audio, start_bpm=seq.tempo)
+
+    test_feats = {s.name: song_features(s) for s in tqdm(test, desc="music features (test)")}
+    beats = {n: np.flatnonzero(f[:, beat_col]) / features.fps for n, f in test_feats.items()}
+    train_emb = np.stack(
+        [_song_embedding(song_features(s)) for s in tqdm(train, desc="music features (train)")]
+    )
+
+    rng = np.random.default_rng(int(cfg.seed))
+    methods = [MethodResult("ground truth", "ground truth")]
+    methods += [
+        MethodResult(n, "baseline") for n in ("mean pose", "random train clip", "audio nearest neighbour")
+    ]
+    generators = []
+    for label, path in zip(_labels(paths), paths, strict=True):
+        generator = a2a.load(path, device=str(cfg.get("device", "cpu")))
+        generators.append(generator)
+        for k in samples_list:
+            name = label if k == 1 else f"{label} ({k} samples, {cfg.reduce})"
+            methods.append(MethodResult(name, "model"))
+
+    # Warm-up so the first timed request does not pay for library initialisation.
+    for generator in generators:
+        generator.generate(np.sin(np.linspace(0, 600, 22050)).astype(np.float32), sr=22050, seed=0, steps=1)
+
+    bvh_dir = out_dir / "bvh"
+    for seq in tqdm(test, desc=f"evaluate {cfg.split}"):
+        frames = seq.motion.num_frames
+        gt_text = motion_to_bvh(seq.motion)
+        (bvh_dir / "ground_truth").mkdir(parents=True, exist_ok=True)
+        (bvh_dir / "ground_truth" / f"{seq.name}.bvh").write_text(gt_text)
+        ref = read_bvh(gt_text)
+        answers = [
+            seq.motion,
+            mean_pose_motion(train, frames),
+            _fit_length(train[int(rng.integers(len(train)))].motion, frames),
+            _fit_length(
+                train[
+                    int(np.argmin(np.linalg.norm(train_emb - _song_embedding(test_feats[seq.name]), axis=1)))
+                ].motion,
+                frames,
+            ),
+        ]
+        for method, motion in zip(methods[:4], answers, strict=True):
+            _score_answer(
+                method,
+                seq.name,
+                motion,
+                ref,
+                0.0,
+                bvh_dir / method.name.replace(" ", "_") / f"{seq.name}.bvh",
+            )
+        index = 4
+        for generator in generators:
+            for k in samples_list:
+                start = time.perf_counter()
+                motion = generator.generate(
+                    seq.audio,
+                    seed=int(cfg.seed),
+                    samples=k,
+                    reduce=str(cfg.reduce),
+                    steps=cfg.get("steps"),
+                    guidance=cfg.get("guidance"),
+                )
+                # Generation + export, as a miner answers; the text is regenerated by _score_answer.
+                motion_to_bvh(motion)
+                elapsed = time.perf_counter() - start
+                method = methods[index]
+                safe = method.name.replace("/", "_").replace(" ", "_")
+                _score_answer(method, seq.name, motion, ref, elapsed, bvh_dir / safe / f"{seq.name}.bvh")
+                index += 1
+
+    rows = []
+    for method in methods:
+        row = _summary(method, int(cfg.bootstrap), int(cfg.seed))
+        row["dance"] = _dance_metrics(method, pool, beats)
+        row["per_sequence"] = dict(zip(method.motions, method.rewards, strict=True))
+        rows.append(row)
+    report: dict[str, Any] = {
+        "version": __version__,
+        "data": str(cfg.data.source),
+        "split": str(cfg.split),
+        "checkpoints": [str(p) for p in paths],
+        "n_sequences": len(test),
+        "seconds_total": float(sum(s.duration for s in test)),
+        "protocol": {
+            "metric_fps": METRIC_FPS,
+            "max_frames": dance.BAILANDO_MAX_FRAMES,
+            "n_pred": len(test),
+            "n_gt": len(pool_k),
+            "joint_map": "edge_edge",
+            "pfc_note": f"{rows[0]['dance']['pfc_clips']} clips per method, 30 fps",
+        },
+        "rows": rows,
+    }
+    renders = []
+    n_render = int(cfg.get("render", 0) or 0)
+    if n_render and generators:
+        from a2a.render import render
+
+        for seq in test[:n_render]:
+            model_method = methods[4]
+            out = render(
+                [model_method.motions[seq.name], seq.motion],
+                out_dir / "renders" / f"{seq.name}.mp4",
+                audio=seq.audio if isinstance(seq.audio, Path) else None,
+                titles=[model_method.name, "ground truth"],
+                progress=False,
+            )
+            renders.append(str(out))
+    report["renders"] = renders
+    report["plots"] = [str(_plot_rewards(report, out_dir / "plots" / "rewards.png"))]
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=float))
+    write_markdown(report, out_dir / "report.md")
+    log.info("report: %s", out_dir / "report.md")
+    return report

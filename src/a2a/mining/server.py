@@ -1,0 +1,160 @@
+"""Axon plumbing for bittensor 10.5: offline IP lookup, request body cap, bind address, start-up wait.
+
+- bittensor looks up the machine's public IP (checkip.amazonaws.com, ifconfig.me, ...) whenever a
+  ``Dendrite`` is built or an ``Axon`` has no ``external_ip``; :func:`no_external_ip_lookup` replaces that
+  lookup so offline runs and tests never leave the machine.
+- Neither the axon nor uvicorn caps request bodies (and parsing costs ≈ 8× the body in memory):
+  :class:`BodySizeLimit` answers 413 from the ``content-length`` header before reading anything, and
+  cuts off chunked bodies that grow past the cap.
+- The axon hard-codes uvicorn's host ``0.0.0.0`` and ``start()`` returns before the socket is bound:
+  :func:`start_axon` sets the host and waits for the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from a2a.mining.defaults import LOOPBACK
+
+log = logging.getLogger("a2a.mining")
+
+
+@contextlib.contextmanager
+def no_external_ip_lookup(address: str = LOOPBACK) -> Iterator[None]:
+    """Within the block, bittensor's public-IP lookup returns ``address`` without any network traffic."""
+    from bittensor.utils import networking
+
+    original = networking.get_external_ip
+    networking.get_external_ip = lambda: address
+    try:
+        yield
+    finally:
+        networking.get_external_ip = original
+
+
+def _refusal(status: int, message: str) -> tuple[dict, bytes]:
+    # The dendrite reads the status from the HTTP status line and the bt_header_axon_* headers and the
+    # message from the JSON body; animation_output stays "" on its side.
+    body = json.dumps({"message": message, "animation_output": ""}).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        (b"bt_header_axon_status_code", str(status).encode()),
+        (b"bt_header_axon_status_message", message.encode("ascii", "replace")),
+    ]
+    return {"type": "http.response.start", "status": status, "headers": headers}, body
+
+
+class BodySizeLimit:
+    """ASGI middleware: refuse request bodies larger than ``max_bytes`` with HTTP 413.
+
+    A declared ``content-length`` over the cap is refused before a byte of the body is read. A body
+    without a length (chunked) is counted as it arrives and refused once it passes the cap (the
+    application then sees a disconnect).
+    """
+
+    def __init__(self, app: Any, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = int(max_bytes)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        client = scope.get("client") or ("?", 0)
+        if declared is not None:
+            try:
+                size = int(declared)
+            except ValueError:
+                size = -1
+            if size < 0 or size > self.max_bytes:
+                log.warning(
+                    "event=refused reason=body_too_large bytes=%s limit=%d client=%s path=%s",
+                    declared.decode("latin-1")[:20],
+                    self.max_bytes,
+                    client[0],
+                    scope.get("path"),
+                )
+                await self._send_refusal(send, 413, f"request body over {self.max_bytes} bytes")
+                return
+            await self.app(scope, receive, send)
+            return
+
+        received = 0
+        refused = False
+
+        async def counting_receive() -> dict:
+            nonlocal received, refused
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    if not refused:
+                        refused = True
+                        log.warning(
+                            "event=refused reason=body_too_large bytes>%d limit=%d client=%s (chunked)",
+                            self.max_bytes,
+                            self.max_bytes,
+                            client[0],
+                        )
+                    return {"type": "http.disconnect"}
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+    @staticmethod
+    async def _send_refusal(send: Any, status: int, message: str) -> None:
+        start, body = _refusal(status, message)
+        await send(start)
+        await send({"type": "http.response.body", "body": body})
+
+
+def build_axon(
+    wallet: Any,
+    *,
+    port: int,
+    bind_ip: str,
+    external_ip: str | None,
+    external_port: int | None,
+    max_workers: int | None,
+    max_body_bytes: int,
+) -> Any:
+    """A ``bt.Axon`` that binds ``bind_ip`` and refuses oversized bodies (not started yet).
+
+    ``external_ip`` ``None`` lets bittensor look up the public IP (online mode only).
+    """
+    import bittensor as bt
+
+    axon = bt.Axon(
+        wallet=wallet,
+        port=port,
+        ip=bind_ip,
+        external_ip=external_ip,
+        external_port=external_port,
+        max_workers=max_workers,
+    )
+    axon.fast_server.config.host = bind_ip
+    # Added after the axon's own middleware, so it wraps it: oversized bodies never reach the parser.
+    axon.app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    return axon
+
+
+def start_axon(axon: Any, timeout: float = 30.0) -> None:
+    """``axon.start()`` and wait until uvicorn has bound its socket (``start()`` returns before)."""
+    axon.start()
+    deadline = time.monotonic() + timeout
+    while not getattr(axon.fast_server, "started", False):
+        if time.monotonic() > deadline:
+            axon.stop()
+            raise RuntimeError(
+                f"axon did not start within {timeout:g} s on {axon.fast_server.config.host}:{axon.port} "
+                "(port in use?)"
+            )
+        time.sleep(0.01)

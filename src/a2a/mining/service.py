@@ -1,0 +1,233 @@
+"""``python mine.py``: wallet, chain, axon and the serving loop around :class:`~a2a.mining.miner.Miner`.
+
+Online: connect to ``subtensor.network``, check the hotkey is registered on ``netuid``, serve the axon
+on chain, resync the metagraph every ``mine.epoch_length`` blocks (exit if the hotkey was deregistered).
+Offline (``offline=true``): bind 127.0.0.1, never construct a Subtensor, never look up the public IP,
+accept any correctly signed caller, and create the wallet if it does not exist.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from a2a.errors import A2AError
+from a2a.mining.chain import BlacklistPolicy, ChainView, MetagraphView, StaticView, require_registered
+from a2a.mining.intake import IntakeLimits
+from a2a.mining.miner import Miner, MinerSettings
+from a2a.mining.reload import ModelSlot
+from a2a.mining.server import LOOPBACK, build_axon, no_external_ip_lookup, start_axon
+
+log = logging.getLogger("a2a.mining")
+
+BLOCK_SECONDS = 12.0
+GENERATE_OPTIONS = ("steps", "eta", "guidance", "samples")
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Make a2a's loggers emit at ``level`` again.
+
+    Importing bittensor sets every logger that exists at that moment to CRITICAL and strips its
+    handlers; a2a's loggers propagate to the root (Hydra's console and file handlers).
+    """
+    numeric = logging.getLevelName(str(level).upper())
+    if not isinstance(numeric, int):
+        raise A2AError(f"logging.level must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("a2a."):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+    root_a2a = logging.getLogger("a2a")
+    root_a2a.setLevel(numeric)
+    root_a2a.propagate = True
+    if not logging.root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when a GPU is visible, else ``cpu``; anything else as given (``cuda:1``)."""
+    if device != "auto":
+        return str(device)
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def settings_from_config(cfg: DictConfig) -> MinerSettings:
+    """:class:`MinerSettings` from the ``mine`` and ``seed`` entries of ``conf/mine.yaml``."""
+    mine = cfg.mine
+    limits = IntakeLimits(
+        max_bytes=int(mine.max_audio_bytes),
+        max_seconds=float(mine.max_audio_seconds),
+        download_timeout=float(mine.download_timeout),
+        max_redirects=int(mine.max_redirects),
+        allow_private_urls=bool(mine.allow_private_urls),
+    )
+    generate_kwargs = {k: mine.generate[k] for k in GENERATE_OPTIONS if mine.generate.get(k) is not None}
+    return MinerSettings(
+        limits=limits,
+        queue_size=int(mine.queue_size),
+        deadline_seconds=float(mine.deadline_seconds),
+        seed=None if cfg.seed is None else int(cfg.seed),
+        generate_kwargs=generate_kwargs,
+    )
+
+
+def policy_from_config(cfg: DictConfig) -> BlacklistPolicy:
+    if cfg.offline:
+        return BlacklistPolicy.open()
+    return BlacklistPolicy(
+        allow_non_registered=bool(cfg.blacklist.allow_non_registered),
+        force_validator_permit=bool(cfg.blacklist.force_validator_permit),
+        min_stake=float(cfg.blacklist.min_stake),
+    )
+
+
+def open_wallet(cfg: DictConfig) -> Any:
+    """The miner's wallet; offline mode creates an unencrypted one if it is missing."""
+    import bittensor as bt
+
+    wallet = bt.Wallet(name=cfg.wallet.name, hotkey=cfg.wallet.hotkey, path=str(cfg.wallet.path))
+    if not wallet.hotkey_file.exists_on_device():
+        if not cfg.offline:
+            raise A2AError(
+                f"wallet {cfg.wallet.name}/{cfg.wallet.hotkey} not found under {cfg.wallet.path}; create and "
+                "register it with btcli (see the README's mining section) or set wallet.name/wallet.hotkey"
+            )
+        wallet.create_if_non_existent(coldkey_use_password=False, hotkey_use_password=False, suppress=True)
+        log.info(
+            "event=wallet_created name=%s hotkey=%s path=%s",
+            cfg.wallet.name,
+            cfg.wallet.hotkey,
+            cfg.wallet.path,
+        )
+    return wallet
+
+
+def serve(cfg: DictConfig) -> None:
+    """Run the miner described by ``cfg`` (``conf/mine.yaml``) until SIGINT/SIGTERM."""
+    import bittensor as bt
+
+    configure_logging(cfg.logging.level)
+    ckpt = Path(str(cfg.ckpt)).expanduser()
+    if not ckpt.is_file():
+        raise A2AError(f"ckpt={ckpt}: no such checkpoint file")
+    settings = settings_from_config(cfg)
+    policy = policy_from_config(cfg)
+    device = resolve_device(str(cfg.mine.device))
+    wallet = open_wallet(cfg)
+    hotkey = wallet.hotkey.ss58_address
+
+    subtensor = None
+    chain: ChainView
+    if cfg.offline:
+        chain = StaticView()
+    else:
+        subtensor = bt.Subtensor(network=str(cfg.subtensor.network))
+        chain = MetagraphView(subtensor, int(cfg.netuid))
+        caller = require_registered(chain, hotkey, int(cfg.netuid))
+        log.info("event=registered netuid=%d uid=%d hotkey=%s", int(cfg.netuid), caller.uid, hotkey)
+
+    import a2a
+
+    slot = ModelSlot(ckpt, lambda path: a2a.load(path, device=device), float(cfg.mine.reload_poll_seconds))
+    miner = Miner(slot, chain, policy, settings)
+    port = int(cfg.axon.port)
+    if cfg.offline:
+        with no_external_ip_lookup():
+            axon = build_axon(
+                wallet,
+                port=port,
+                bind_ip=LOOPBACK,
+                external_ip=LOOPBACK,
+                external_port=port,
+                max_workers=cfg.axon.max_workers,
+                max_body_bytes=settings.limits.max_body_bytes,
+            )
+    else:
+        axon = build_axon(
+            wallet,
+            port=port,
+            bind_ip=str(cfg.axon.ip or "0.0.0.0"),
+            external_ip=cfg.axon.external_ip,
+            external_port=cfg.axon.external_port,
+            max_workers=cfg.axon.max_workers,
+            max_body_bytes=settings.limits.max_body_bytes,
+        )
+    miner.attach(axon)
+    start_axon(axon)
+    if subtensor is not None:
+        subtensor.serve_axon(netuid=int(cfg.netuid), axon=axon)
+    log.info(
+        "event=serving mode=%s bind=%s:%d external=%s:%s hotkey=%s device=%s ckpt=%s model=%s",
+        "offline" if cfg.offline else str(cfg.subtensor.network),
+        axon.fast_server.config.host,
+        port,
+        axon.external_ip,
+        axon.external_port,
+        hotkey,
+        device,
+        ckpt,
+        getattr(slot.current, "info", {}),
+    )
+
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda *_: slot.request_reload())
+    slot.start()
+    try:
+        _serve_loop(cfg, chain, miner, hotkey, stop, online=subtensor is not None)
+    finally:
+        axon.stop()
+        slot.stop()
+        miner.close()
+        log.info(
+            "event=stopped served=%d empty=%d queue_full=%d",
+            miner.stats.served,
+            miner.stats.empty,
+            miner.stats.queue_full,
+        )
+
+
+def _serve_loop(
+    cfg: DictConfig, chain: ChainView, miner: Miner, hotkey: str, stop: threading.Event, online: bool
+) -> None:
+    epoch_length = int(cfg.mine.epoch_length)
+    last_sync = chain.current_block() if online else 0
+    while not stop.wait(BLOCK_SECONDS if online else 60.0):
+        stats = miner.stats
+        if not online:
+            log.info(
+                "event=heartbeat served=%d empty=%d queue_full=%d",
+                stats.served,
+                stats.empty,
+                stats.queue_full,
+            )
+            continue
+        try:
+            block = chain.current_block()
+            if block - last_sync < epoch_length:
+                continue
+            chain.sync()
+            last_sync = block
+        except Exception as exc:  # a flaky RPC endpoint must not take the axon down; retry next block
+            log.warning("event=resync_failed error=%s: %s", type(exc).__name__, exc)
+            continue
+        caller = chain.lookup(hotkey)
+        if caller is None:
+            raise A2AError(f"hotkey {hotkey} is no longer registered on netuid {cfg.netuid}; re-register it")
+        log.info(
+            "event=resync block=%d uid=%d stake=%g served=%d empty=%d queue_full=%d",
+            block,
+            caller.uid,
+            caller.stake,
+            stats.served,
+            stats.empty,
+            stats.queue_full,
+        )

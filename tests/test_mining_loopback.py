@@ -1,0 +1,316 @@
+"""The miner's real Axon on 127.0.0.1, called through real bittensor Dendrites (the local validator).
+
+A fake generator (static pose, sleeps to simulate work) exercises the serving logic; the tier-1 round
+trip serves a 2-step tiny checkpoint. Nothing here leaves the machine: the public-IP lookup is patched
+and every URL points at a server on 127.0.0.1.
+"""
+
+import asyncio
+import base64
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+bt = pytest.importorskip("bittensor")
+
+# bittensor 10.5 and pydantic 2.11 deprecations inside the SDK, not ours.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+from a2a.mining.chain import BlacklistPolicy, Caller, StaticView  # noqa: E402
+from a2a.mining.client import query, serve_file  # noqa: E402
+from a2a.mining.intake import IntakeLimits  # noqa: E402
+from a2a.mining.miner import Miner, MinerSettings  # noqa: E402
+from a2a.mining.protocol import VPA2ASynapse  # noqa: E402
+from a2a.mining.reload import ModelSlot  # noqa: E402
+from a2a.mining.server import LOOPBACK, build_axon, no_external_ip_lookup, start_axon  # noqa: E402
+from a2a.motion import Motion  # noqa: E402
+from a2a.motion.bvh import motion_to_bvh, read_bvh  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class SlowStaticGenerator:
+    """Stands in for a2a.generate.Generator: a static pose as long as the audio, after ``delay`` s."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.fps = 30.0
+
+    def generate_bvh(self, audio, sr=None, seed=None, timings=None, **kwargs):
+        time.sleep(self.delay)
+        frames = max(1, round(len(audio) / sr * self.fps))
+        if timings is not None:
+            timings.update(decode=0.0, features=0.0, sampling=self.delay, export=0.0)
+        return motion_to_bvh(Motion(np.zeros((frames, 24, 3)), np.zeros((frames, 3)), self.fps))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def make_wallet(root: Path, name: str):
+    wallet = bt.Wallet(name=name, hotkey="default", path=str(root))
+    wallet.create_if_non_existent(coldkey_use_password=False, hotkey_use_password=False, suppress=True)
+    return wallet
+
+
+def write_wav(path: Path, seconds: float, sr: int = 22050) -> Path:
+    t = np.arange(int(seconds * sr)) / sr
+    sf.write(
+        path, (0.4 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 2 * t))).astype(np.float32), sr
+    )
+    return path
+
+
+class RunningMiner:
+    def __init__(self, miner: Miner, axon, wallet, port: int) -> None:
+        self.miner, self.axon, self.wallet, self.port = miner, axon, wallet, port
+
+    @property
+    def info(self):
+        return self.axon.info()
+
+    def stop(self) -> None:
+        self.axon.stop()
+        self.miner.close()
+
+
+def start_miner(wallet, generator_or_slot, *, chain=None, policy=None, **settings) -> RunningMiner:
+    slot = generator_or_slot
+    if not isinstance(slot, ModelSlot):
+        slot = ModelSlot(Path("unused.ckpt"), lambda _path, g=generator_or_slot: g, poll_seconds=0)
+    limits = settings.pop("limits", IntakeLimits(allow_private_urls=True, download_timeout=1.0))
+    miner = Miner(
+        slot,
+        chain or StaticView(),
+        policy or BlacklistPolicy.open(),
+        MinerSettings(limits=limits, **settings),
+    )
+    port = free_port()
+    with no_external_ip_lookup():
+        axon = build_axon(
+            wallet,
+            port=port,
+            bind_ip=LOOPBACK,
+            external_ip=LOOPBACK,
+            external_port=port,
+            max_workers=8,
+            max_body_bytes=limits.max_body_bytes,
+        )
+    miner.attach(axon)
+    start_axon(axon)
+    return RunningMiner(miner, axon, wallet, port)
+
+
+async def call_many(wallet, axon_info, synapses, timeout: float = 20.0) -> list:
+    """One Dendrite per request (as separate validators): concurrent nonces never collide."""
+    with no_external_ip_lookup():
+        dendrites = [bt.Dendrite(wallet=wallet) for _ in synapses]
+    try:
+        return await asyncio.gather(
+            *(
+                d.call(axon_info, synapse=s, timeout=timeout, deserialize=False)
+                for d, s in zip(dendrites, synapses, strict=True)
+            )
+        )
+    finally:
+        for d in dendrites:
+            await d.aclose_session()
+
+
+@pytest.fixture(scope="module")
+def wallets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wallets")
+    return root, make_wallet(root, "miner"), make_wallet(root, "validator")
+
+
+@pytest.fixture(scope="module")
+def audio_file(tmp_path_factory):
+    return write_wav(tmp_path_factory.mktemp("audio") / "song.wav", seconds=2.0)
+
+
+def b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode()
+
+
+@pytest.mark.timeout(60)
+def test_round_trip_data_and_url_with_fake_generator(wallets, audio_file, tmp_path):
+    root, miner_wallet, _ = wallets
+    running = start_miner(miner_wallet, SlowStaticGenerator())
+    try:
+        kwargs = dict(
+            port=running.port,
+            miner_wallet=("miner", "default", str(root)),
+            wallet=("validator", "default", str(root)),
+        )
+        by_data = query(audio_file, input_type="data", out=tmp_path / "data.bvh", **kwargs)
+        by_url = query(
+            audio_file, input_type="url", out=tmp_path / "url.bvh", reference=tmp_path / "data.bvh", **kwargs
+        )
+    finally:
+        running.stop()
+    for result in (by_data, by_url):
+        assert result["status_code"] == 200 and result["answer_type"] == "str"
+        assert result["frames"] == 60  # 2 s at 30 fps
+        assert 0 < result["process_time"] < 10
+    bvh = read_bvh(Path(by_data["bvh"]))
+    assert len(bvh.names) == 24 and bvh.names[0] == "Pelvis"
+    assert by_url["score"]["rmse"] == pytest.approx(0.0, abs=1e-6)  # same static pose both ways
+    assert by_url["score"]["reward"] > 0.88
+
+
+@pytest.mark.timeout(60)
+def test_malformed_inputs_and_overload_always_answer_a_string(wallets, audio_file, tmp_path):
+    _, miner_wallet, validator = wallets
+    limits = IntakeLimits(allow_private_urls=False, max_bytes=200_000, download_timeout=1.0)
+    strict = start_miner(miner_wallet, SlowStaticGenerator(delay=0.3), limits=limits, queue_size=1)
+    listener = socket.socket()  # a URL that never answers: accepts, then stays silent
+    listener.bind((LOOPBACK, 0))
+    listener.listen(8)
+    try:
+        silent_url = f"http://{LOOPBACK}:{listener.getsockname()[1]}/song.wav"
+        with serve_file(audio_file) as local_url:
+            bad = [
+                VPA2ASynapse(input_type="data", audio_input="%%% not base64 %%%"),
+                VPA2ASynapse(input_type="data", audio_input=base64.b64encode(b"RIFF but not audio").decode()),
+                VPA2ASynapse(input_type="data", audio_input="A" * 600_000),  # body over the cap
+                VPA2ASynapse(input_type="url", audio_input=local_url),  # loopback: refused class
+                VPA2ASynapse(input_type="url", audio_input="file:///etc/passwd"),
+                VPA2ASynapse(input_type="bogus", audio_input="x"),
+                VPA2ASynapse(input_type="url", audio_input=""),
+            ]
+            answers = asyncio.run(call_many(validator, strict.info, bad))
+        for answer in answers:
+            assert isinstance(answer.animation_output, str) and answer.animation_output == ""
+        assert answers[2].dendrite.status_code == 413
+        assert all(a.dendrite.status_code == 200 for i, a in enumerate(answers) if i != 2)
+
+        # Overload: queue_size 1 admits 2 (one running, one waiting); the rest are answered "" at once.
+        payload = b64(audio_file)
+        burst = [VPA2ASynapse(input_type="data", audio_input=payload) for _ in range(5)]
+        start = time.monotonic()
+        answers = asyncio.run(call_many(validator, strict.info, burst))
+        elapsed = time.monotonic() - start
+        served = [a for a in answers if a.animation_output]
+        assert all(isinstance(a.animation_output, str) for a in answers)
+        assert 1 <= len(served) <= 2 and strict.miner.stats.queue_full >= 3
+        assert elapsed < 3.0
+        assert all(a.audio_input == "" for a in answers)  # base64 is not echoed back
+
+        # The miner still serves afterwards; a URL that never answers ends in "" before the deadline.
+        assert asyncio.run(
+            call_many(validator, strict.info, [VPA2ASynapse(input_type="data", audio_input=payload)])
+        )[0].animation_output
+    finally:
+        strict.stop()
+
+    patient = start_miner(
+        miner_wallet,
+        SlowStaticGenerator(),
+        limits=IntakeLimits(allow_private_urls=True, download_timeout=0.5),
+    )
+    try:
+        start = time.monotonic()
+        (answer,) = asyncio.run(
+            call_many(validator, patient.info, [VPA2ASynapse(input_type="url", audio_input=silent_url)])
+        )
+        assert answer.animation_output == "" and answer.dendrite.status_code == 200
+        assert time.monotonic() - start < 5.0
+        (answer,) = asyncio.run(
+            call_many(validator, patient.info, [VPA2ASynapse(input_type="data", audio_input=b64(audio_file))])
+        )
+        assert answer.animation_output.startswith("HIERARCHY")
+    finally:
+        patient.stop()
+        listener.close()
+
+
+@pytest.mark.timeout(60)
+def test_blacklist_and_deadline_over_the_wire(wallets, audio_file):
+    _, miner_wallet, validator = wallets
+    registered = StaticView({validator.hotkey.ss58_address: Caller(uid=7, stake=10.0, validator_permit=True)})
+    guarded = start_miner(
+        miner_wallet,
+        SlowStaticGenerator(delay=2.0),
+        chain=registered,
+        policy=BlacklistPolicy(min_stake=100.0),
+        deadline_seconds=0.5,
+    )
+    try:
+        synapse = VPA2ASynapse(input_type="data", audio_input=b64(audio_file))
+        (answer,) = asyncio.run(call_many(validator, guarded.info, [synapse]))
+        assert answer.dendrite.status_code == 403 and answer.animation_output == ""
+        assert "stake 10 < blacklist.min_stake=100" in answer.dendrite.status_message
+
+        guarded.miner.policy = BlacklistPolicy(min_stake=1.0)
+        start = time.monotonic()
+        (answer,) = asyncio.run(call_many(validator, guarded.info, [synapse.model_copy()]))
+        # The model takes 2 s but the deadline is 0.5 s: an empty answer, on time, with status 200.
+        assert answer.dendrite.status_code == 200 and answer.animation_output == ""
+        assert time.monotonic() - start < 1.8
+    finally:
+        guarded.stop()
+
+
+# --- tier 1: the tiny checkpoint end to end -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    import a2a
+
+    if not hasattr(a2a, "load"):
+        pytest.skip("a2a.load not available")
+    from hydra import compose, initialize_config_dir
+
+    import a2a.config
+    from a2a.data.synthetic import synthesize
+    from a2a.train import train
+
+    tmp = tmp_path_factory.mktemp("tiny")
+    synthesize(tmp / "syn", sequences=6, seconds=5, seed=0, progress=False)
+    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=[
+                "experiment=tiny",
+                f"data.source={tmp / 'syn'}",
+                f"output_dir={tmp / 'run'}",
+                "++trainer.enable_progress_bar=false",
+                "~callbacks.progress",
+            ],
+        )
+    return Path(train(cfg)["last_checkpoint"])
+
+
+@pytest.mark.timeout(120)
+def test_tiny_checkpoint_round_trip(wallets, tiny_checkpoint, tmp_path):
+    import a2a
+
+    root, miner_wallet, _ = wallets
+    song = write_wav(tmp_path / "song.wav", seconds=3.0)
+    slot = ModelSlot(tiny_checkpoint, lambda path: a2a.load(path, device="cpu"), poll_seconds=0)
+    running = start_miner(miner_wallet, slot, seed=0)
+    try:
+        kwargs = dict(
+            port=running.port,
+            miner_wallet=("miner", "default", str(root)),
+            wallet=("validator", "default", str(root)),
+        )
+        first = query(song, input_type="data", out=tmp_path / "first.bvh", **kwargs)
+        second = query(song, input_type="url", out=tmp_path / "second.bvh", reference=first["bvh"], **kwargs)
+    finally:
+        running.stop()
+    assert first["status_code"] == 200 and second["status_code"] == 200
+    assert first["frames"] == 90  # 3 s at 30 fps
+    assert read_bvh(Path(first["bvh"])).names[:2] == ("Pelvis", "Left_hip")
+    # Same audio, same seed, same checkpoint: the same dance, so the validator score is perfect.
+    assert second["score"]["rmse"] == pytest.approx(0.0, abs=1e-3)
+    assert second["score"]["correctness"] == pytest.approx(1.0, abs=1e-6)
+    assert 0 < second["process_time"] < 60
