@@ -33,7 +33,7 @@ def synthetic_root(tmp_path_factory) -> Path:
     from a2a.data.synthetic import synthesize
 
     return synthesize(
-        tmp_path_factory.mktemp("synthetic") / "aistpp", sequences=6, seconds=5.0, seed=0, progress=False
+        tmp_path_factory.mktemp("synthetic") / "aistpp", sequences=12, seconds=5.0, seed=0, progress=False
     )
 
 
