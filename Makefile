@@ -22,7 +22,10 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/a2a data synth $(DEMO_DATA) --sequences 12 --seconds 8 --seed 0
-	$(BIN)/python -m a2a.demo --data $(DEMO_DATA) --out $(DEMO_OUT)
+	$(BIN)/python train.py experiment=demo data.source=$(DEMO_DATA) hydra.run.dir=$(DEMO_OUT)/train
+	$(BIN)/python evaluate.py ckpt=$(DEMO_OUT)/train/checkpoints/last.ckpt data.source=$(DEMO_DATA) \
+		samples=[1,4] hydra.run.dir=$(DEMO_OUT)/evaluate
+	@echo "demo done: report in $(DEMO_OUT)/evaluate/report.md, renders in $(DEMO_OUT)/evaluate/renders/"
 
 test: $(STAMP)
 	$(BIN)/ruff check .
