@@ -10,7 +10,6 @@ import torch
 torch.set_num_threads(1)
 
 
-
 @pytest.fixture(autouse=True)
 def _a2a_loggers_enabled() -> None:
     """Importing bittensor (the mining tests do, at collection) sets every existing logger to CRITICAL;

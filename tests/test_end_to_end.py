@@ -157,3 +157,41 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path, capsys):
     assert "MOTION" in err and "Traceback" not in err
     assert cli(["export", str(tmp_path / "nothing.pkl"), str(tmp_path / "x.bvh")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_init_from_starts_with_the_checkpoints_weights_and_normaliser(
+    tiny_checkpoint, synthetic_root, tmp_path
+):
+    from a2a.train import train
+
+    cfg = compose_train(
+        [
+            "experiment=tiny",
+            f"data.source={synthetic_root}",
+            f"output_dir={tmp_path}",
+            f"init_from={tiny_checkpoint}",
+            "model.optimizer.lr=0.0",
+            "~callbacks.progress",
+            "+trainer.enable_progress_bar=false",
+        ]
+    )
+    result = train(cfg)
+    before = torch.load(tiny_checkpoint, map_location="cpu", weights_only=True)
+    after = torch.load(result["last_checkpoint"], map_location="cpu", weights_only=True)
+    assert after["global_step"] == 2  # a fresh run, not a resume
+    for key, value in before["state_dict"].items():
+        if key.startswith("denoiser."):
+            torch.testing.assert_close(after["state_dict"][key], value)  # lr 0: weights unchanged
+    torch.testing.assert_close(after["a2a"]["normalizer"]["scale"], before["a2a"]["normalizer"]["scale"])
+
+
+def test_init_from_a_foreign_file_is_a_clear_error(synthetic_root, tmp_path):
+    from a2a.train import train
+
+    bogus = tmp_path / "bogus.ckpt"
+    torch.save({"weights": 1}, bogus)
+    cfg = compose_train(
+        ["experiment=tiny", f"data.source={synthetic_root}", f"output_dir={tmp_path}", f"init_from={bogus}"]
+    )
+    with pytest.raises(CheckpointError, match="not an a2a checkpoint"):
+        train(cfg)

@@ -72,5 +72,13 @@ def test_evaluate_refuses_bad_requests(synthetic_root, tmp_path, tiny_checkpoint
     with pytest.raises(A2AError, match="ckpt=PATH"):
         evaluate(_cfg([f"data.source={synthetic_root}", f"output_dir={tmp_path}", "ckpt=null"]))
     with pytest.raises(A2AError, match="split 'holdout'"):
-        evaluate(_cfg([f"ckpt={tiny_checkpoint}", f"data.source={synthetic_root}", f"output_dir={tmp_path}",
-                       "split=holdout"]))
+        evaluate(
+            _cfg(
+                [
+                    f"ckpt={tiny_checkpoint}",
+                    f"data.source={synthetic_root}",
+                    f"output_dir={tmp_path}",
+                    "split=holdout",
+                ]
+            )
+        )

@@ -92,6 +92,14 @@ def _cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_convert_edge(args: argparse.Namespace) -> int:
+    from a2a.models.convert_edge import convert_edge_checkpoint  # imports Lightning: only when asked
+
+    out = convert_edge_checkpoint(args.src, args.out, use_ema=not args.raw_weights, num_heads=args.num_heads)
+    print(f"wrote {out}; load it with a2a.load({str(out)!r})")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from a2a.motion import Motion
     from a2a.motion.bvh import write_bvh
@@ -197,6 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--fps", type=float, default=None, help="input frame rate (default: .pkl 60, .npz its own)"
     )
     export.set_defaults(handler=_cmd_export)
+
+    convert = sub.add_parser(
+        "convert-edge", help="original EDGE checkpoint.pt -> a2a checkpoint (no code runs)"
+    )
+    convert.add_argument("src", type=Path, help="EDGE checkpoint.pt")
+    convert.add_argument("out", type=Path, help="output .ckpt")
+    convert.add_argument("--raw-weights", action="store_true", help="use model_state_dict instead of the EMA")
+    convert.add_argument(
+        "--num-heads", type=int, default=8, help="attention heads (not stored in weights; EDGE: 8)"
+    )
+    convert.set_defaults(handler=_cmd_convert_edge)
 
     render = sub.add_parser("render", help="stick-figure video (.mp4 with audio via ffmpeg, else .gif)")
     render.add_argument(

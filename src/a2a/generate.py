@@ -106,6 +106,15 @@ class Generator:
         self, audio: AudioInput, sr: int | None = None, timings: dict | None = None
     ) -> np.ndarray:
         """Decode ``audio`` and extract features ``[N, F]`` at the model's fps (N = whole frames)."""
+        if self.features is None:
+            # e.g. converted EDGE Jukebox weights: the checkpoint names features a2a cannot compute.
+            dim = self.info["feature_dim"]
+            name = self.info.get("features_name") or f"{dim}-d"
+            raise A2AError(
+                f"{self.info['path']}: this model's audio features ({name}) are not available in a2a, so it "
+                f"cannot generate from audio; compute them elsewhere and pass them as an array [N, {dim}] "
+                f"at {self.fps:g} fps to Generator.generate_features(features)"
+            )
         start = time.perf_counter()
         wave, rate = load_audio(audio, source_sr=sr)
         decoded = time.perf_counter()
@@ -318,7 +327,8 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generat
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit the stored model config: {exc}") from None
     features_cfg = hparams["features"]
-    features = instantiate(features_cfg["extractor"])
+    extractor_cfg = features_cfg.get("extractor")  # None: no a2a extractor (generate_features only)
+    features = None if extractor_cfg is None else instantiate(extractor_cfg)
     info = {
         "path": str(path),
         "model": hparams["denoiser"].get("_target_", "?").rsplit(".", 1)[-1],
@@ -326,7 +336,8 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generat
         "window": int(hparams["window"]),
         "fps": float(hparams["fps"]),
         "feature_dim": int(features_cfg["dim"]),
-        "features": features_cfg["extractor"].get("_target_"),
+        "features": None if extractor_cfg is None else extractor_cfg.get("_target_"),
+        "features_name": features_cfg.get("name"),
         "epoch": ckpt.get("epoch"),
         "global_step": ckpt.get("global_step"),
     }

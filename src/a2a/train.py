@@ -7,12 +7,28 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from a2a.config import instantiate
-from a2a.errors import A2AError
+from a2a.errors import A2AError, CheckpointError
 
 log = logging.getLogger(__name__)
+
+
+def _initial_weights(path: str | None) -> dict[str, Any] | None:
+    """An a2a checkpoint (e.g. converted EDGE weights) to start from: weights and normaliser only."""
+    if not path:
+        return None
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # missing, truncated, foreign pickles alike
+        raise CheckpointError(f"init_from={path}: not a readable checkpoint ({exc})") from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "normalizer" not in ckpt.get("a2a", {}):
+        raise CheckpointError(
+            f"init_from={path}: not an a2a checkpoint (needs state_dict and a2a.normalizer)"
+        )
+    return ckpt
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -24,8 +40,22 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     OmegaConf.resolve(cfg)  # every interpolation fixed once, so checkpoints store plain values
     if cfg.get("seed") is not None:
         pl.seed_everything(int(cfg.seed), workers=True)
-    datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.model)
+    init = _initial_weights(cfg.get("init_from"))
+    if init is None:
+        datamodule = instantiate(cfg.data)
+        model = instantiate(cfg.model)
+    else:
+        # Fine-tuning: the weights were trained in the source checkpoint's normalised space, so the data
+        # must be normalised the same way.
+        datamodule = instantiate(cfg.data, normalizer=init["a2a"]["normalizer"])
+        model = instantiate(cfg.model)
+        try:
+            model.load_state_dict(init["state_dict"])
+        except RuntimeError as exc:
+            raise A2AError(
+                f"init_from={cfg.init_from}: weights do not fit model={cfg.model._target_}: {exc}"
+            ) from None
+        model.set_normalizer(datamodule.normalizer)
     if model.hparams.window != datamodule.window_frames:
         raise A2AError(
             f"model.window ({model.hparams.window}) differs from the data windows "
