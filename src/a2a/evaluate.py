@@ -195,7 +195,14 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         "truth: 0 s). The CI is a percentile bootstrap over sequences.",
         f"- **FID/Div**: Bailando protocol at {p['metric_fps']:g} fps, first {p['max_frames']} frames, "
         f"frame-0 recentring; N = {p['n_pred']} generated clips against a GT pool of {p['n_gt']} sequences "
-        "(all splits). FID has a small-sample floor: compare only rows with the same N.",
+        "(all splits). FID has a small-sample floor: compare only rows with the same N."
+        + (
+            f" With a pool of only {p['n_gt']} sequences, feature dimensions the pool barely varies in "
+            "dominate the normalised FID (Bailando divides by the pool std + 1e-10): read FID here as "
+            "relative only."
+            if p["n_gt"] < 100
+            else ""
+        ),
         "- **BAS**: Bailando direction scores music beats against motion beats (σ = 3 frames at 60 fps); "
         "FACT direction scores motion beats against music beats. Music beats from the baseline features' "
         "beat tracker.",

@@ -9,6 +9,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities import rank_zero_info
 
 from a2a.config import instantiate
 from a2a.errors import A2AError, CheckpointError
@@ -68,8 +69,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     checkpoint = trainer.checkpoint_callback
     best = getattr(checkpoint, "best_model_path", "") or None
     last = getattr(checkpoint, "last_model_path", "") or None
+    if last is None and getattr(checkpoint, "dirpath", None):
+        # Spawned DDP ranks send back only best_model_path; the file itself is where rank 0 left it.
+        candidate = Path(checkpoint.dirpath) / "last.ckpt"
+        last = str(candidate) if candidate.exists() else None
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
-    log.info("best checkpoint: %s", best)
+    rank_zero_info(f"best checkpoint: {best}")
     return {
         "best_checkpoint": Path(best) if best else None,
         "last_checkpoint": Path(last) if last else None,
