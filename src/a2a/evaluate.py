@@ -319,7 +319,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     # Warm-up so the first timed request does not pay for library initialisation.
     for generator in generators:
-        generator.generate(np.sin(np.linspace(0, 600, 22050)).astype(np.float32), sr=22050, seed=0, steps=1)
+        generator.warm_up()
 
     bvh_dir = out_dir / "bvh"
     for seq in tqdm(test, desc=f"evaluate {cfg.split}"):

@@ -254,6 +254,12 @@ class Generator:
             timings["sampling"] = time.perf_counter() - start
         return motion
 
+    def warm_up(self) -> None:
+        """One throw-away generation (2 s of tone, one sampler step) so librosa/numba compilation and
+        resampler set-up are paid now, not by the first timed request."""
+        tone = np.sin(2 * np.pi * 220 * np.arange(2 * 22050) / 22050).astype(np.float32)
+        self.generate_bvh(tone, sr=22050, seed=0, steps=1)
+
     def generate_bvh(
         self,
         audio: AudioInput,

@@ -134,7 +134,13 @@ def serve(cfg: DictConfig) -> None:
 
     import a2a
 
-    slot = ModelSlot(ckpt, lambda path: a2a.load(path, device=device), float(cfg.mine.reload_poll_seconds))
+    def load_warm(path):
+        # Warm before serving (and before a hot-reload swap) so no validator request pays the set-up.
+        generator = a2a.load(path, device=device)
+        generator.warm_up()
+        return generator
+
+    slot = ModelSlot(ckpt, load_warm, float(cfg.mine.reload_poll_seconds))
     miner = Miner(slot, chain, policy, settings)
     port = int(cfg.axon.port)
     if cfg.offline:
