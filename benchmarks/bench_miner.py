@@ -37,29 +37,12 @@ from a2a.mining.protocol import VPA2ASynapse
 from a2a.mining.reload import ModelSlot
 from a2a.mining.server import LOOPBACK, build_axon, no_external_ip_lookup, start_axon
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def tiny_checkpoint(tmp: Path) -> Path:
-    from hydra import compose, initialize_config_dir
-
-    import a2a.config  # noqa: F401
     from a2a.data.synthetic import synthesize
-    from a2a.train import train
+    from a2a.train import train_tiny
 
-    synthesize(tmp / "syn", sequences=6, seconds=5, seed=0, progress=False)
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[
-                "experiment=tiny",
-                f"data.source={tmp / 'syn'}",
-                f"output_dir={tmp / 'run'}",
-                "++trainer.enable_progress_bar=false",
-                "~callbacks.progress",
-            ],
-        )
-    return Path(train(cfg)["last_checkpoint"])
+    return train_tiny(synthesize(tmp / "syn", sequences=6, seconds=5, seed=0, progress=False), tmp / "run")
 
 
 def music(path: Path, seconds: float, sr: int = 44100) -> Path:

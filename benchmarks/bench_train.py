@@ -35,19 +35,16 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-import a2a.config  # noqa: F401  (registers the ${a2a.frames:...} resolver)
+from a2a import config as a2a_config
 from a2a.config import instantiate
 from a2a.data.normalizer import MinMaxNormalizer
 from a2a.lightning import DiffusionModule
 
-REPO = Path(__file__).resolve().parents[1]
 MODELS = ("edge", "edge_tiny")
 BACKENDS = ("sdpa", "manual")
 DEFAULT_BATCHES = {"cpu": {"edge": [4, 8], "edge_tiny": [32]}, "cuda": {"edge": [32, 64], "edge_tiny": [256]}}
@@ -59,10 +56,9 @@ def compose_config(model: str, device: str, backend: str) -> DictConfig:
         f"model={model}",
         f"trainer={'gpu' if device.startswith('cuda') else 'cpu'}",
         "data.source=unused",  # the data module is never instantiated; only its window length is read
-        f"++model.denoiser.attention_backend={backend}",
+        f"model.denoiser.attention_backend={backend}",
     ]
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
-        return compose("train", overrides=overrides)
+    return a2a_config.compose_config("train", overrides)
 
 
 @dataclass

@@ -38,29 +38,14 @@ def synthetic_root(tmp_path_factory) -> Path:
 
 def compose_train(overrides: list[str]):
     """Compose conf/train.yaml with overrides, outside of a Hydra run."""
-    from hydra import compose, initialize_config_dir
+    from a2a.config import compose_config
 
-    import a2a.config  # noqa: F401
-
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        return compose("train", overrides=overrides)
+    return compose_config("train", overrides)
 
 
 @pytest.fixture(scope="session")
 def tiny_checkpoint(synthetic_root, tmp_path_factory) -> Path:
     """A tiny EDGE trained for two steps on the synthetic data (the end-to-end tests' checkpoint)."""
-    from a2a.train import train
+    from a2a.train import train_tiny
 
-    out = tmp_path_factory.mktemp("tiny_run")
-    cfg = compose_train(
-        [
-            "experiment=tiny",
-            f"data.source={synthetic_root}",
-            f"output_dir={out}",
-            "~callbacks.progress",
-            "+trainer.enable_progress_bar=false",
-        ]
-    )
-    result = train(cfg)
-    assert result["last_checkpoint"] is not None
-    return result["last_checkpoint"]
+    return train_tiny(synthetic_root, tmp_path_factory.mktemp("tiny_run"))

@@ -30,8 +30,6 @@ from a2a.mining.server import LOOPBACK, build_axon, no_external_ip_lookup, start
 from a2a.motion import Motion  # noqa: E402
 from a2a.motion.bvh import motion_to_bvh, read_bvh  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 class SlowStaticGenerator:
     """Stands in for a2a.generate.Generator: a static pose as long as the audio, after ``delay`` s."""
@@ -259,34 +257,6 @@ def test_blacklist_and_deadline_over_the_wire(wallets, audio_file):
 
 
 # --- tier 1: the tiny checkpoint end to end -----------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    import a2a
-
-    if not hasattr(a2a, "load"):
-        pytest.skip("a2a.load not available")
-    from hydra import compose, initialize_config_dir
-
-    import a2a.config
-    from a2a.data.synthetic import synthesize
-    from a2a.train import train
-
-    tmp = tmp_path_factory.mktemp("tiny")
-    synthesize(tmp / "syn", sequences=6, seconds=5, seed=0, progress=False)
-    with initialize_config_dir(str(REPO / "conf"), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[
-                "experiment=tiny",
-                f"data.source={tmp / 'syn'}",
-                f"output_dir={tmp / 'run'}",
-                "++trainer.enable_progress_bar=false",
-                "~callbacks.progress",
-            ],
-        )
-    return Path(train(cfg)["last_checkpoint"])
 
 
 @pytest.mark.timeout(120)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import hydra.utils
@@ -9,6 +10,17 @@ from hydra.errors import InstantiationException
 from omegaconf import OmegaConf
 
 from a2a.errors import A2AError
+
+# The Hydra config tree of a source checkout (editable install): <repo>/conf.
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+
+def compose_config(name: str, overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    """Compose ``conf/<name>.yaml`` with ``overrides`` outside a Hydra run (tests, notebooks, scripts)."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        return compose(name, overrides=list(overrides))
 
 
 def _frames(seconds: float, fps: float) -> int:

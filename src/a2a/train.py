@@ -80,3 +80,25 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "last_checkpoint": Path(last) if last else None,
         "metrics": metrics,
     }
+
+
+def train_tiny(source: str | Path, output_dir: str | Path, overrides: tuple[str, ...] = ()) -> Path:
+    """A real checkpoint in seconds: ``experiment=tiny`` (two steps of edge_tiny) on the dataset at
+    ``source``. For tests, benchmarks and notebooks; returns the ``last.ckpt`` path."""
+    from a2a.config import compose_config
+
+    cfg = compose_config(
+        "train",
+        [
+            "experiment=tiny",
+            f"data.source={source}",
+            f"output_dir={output_dir}",
+            "~callbacks.progress",
+            "+trainer.enable_progress_bar=false",
+            *overrides,
+        ],
+    )
+    last = train(cfg)["last_checkpoint"]
+    if last is None:
+        raise A2AError(f"tiny training in {output_dir} wrote no checkpoint")
+    return last
