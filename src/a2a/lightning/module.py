@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import warnings
 from typing import Any
 
 import pytorch_lightning as pl
@@ -27,6 +28,10 @@ from a2a.losses import EdgeMotionLoss
 log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = 1
+
+# The EMA copy of the denoiser is in eval mode on purpose; Lightning's start-of-fit warning about eval-mode
+# modules would only alarm users.
+warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
 
 
 def _plain(cfg: Any) -> Any:
