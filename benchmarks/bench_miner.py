@@ -35,7 +35,7 @@ from a2a.mining.intake import IntakeLimits
 from a2a.mining.miner import STAGES, Miner, MinerSettings
 from a2a.mining.protocol import VPA2ASynapse
 from a2a.mining.reload import ModelSlot
-from a2a.mining.server import LOOPBACK, build_axon, no_external_ip_lookup, start_axon
+from a2a.mining.server import LOOPBACK, build_loopback_axon, no_external_ip_lookup, start_axon
 
 
 def tiny_checkpoint(tmp: Path) -> Path:
@@ -93,16 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         with socket.socket() as s:
             s.bind((LOOPBACK, 0))
             port = s.getsockname()[1]
-        with no_external_ip_lookup():
-            axon = build_axon(
-                wallets[0],
-                port=port,
-                bind_ip=LOOPBACK,
-                external_ip=LOOPBACK,
-                external_port=port,
-                max_workers=8,
-                max_body_bytes=limits.max_body_bytes,
-            )
+        axon = build_loopback_axon(wallets[0], port=port, max_body_bytes=limits.max_body_bytes)
         miner.attach(axon)
         start_axon(axon)
         rows = []

@@ -26,7 +26,7 @@ from a2a.mining.intake import IntakeLimits  # noqa: E402
 from a2a.mining.miner import Miner, MinerSettings  # noqa: E402
 from a2a.mining.protocol import VPA2ASynapse  # noqa: E402
 from a2a.mining.reload import ModelSlot  # noqa: E402
-from a2a.mining.server import LOOPBACK, build_axon, no_external_ip_lookup, start_axon  # noqa: E402
+from a2a.mining.server import LOOPBACK, build_loopback_axon, no_external_ip_lookup, start_axon  # noqa: E402
 from a2a.motion import Motion  # noqa: E402
 from a2a.motion.bvh import motion_to_bvh, read_bvh  # noqa: E402
 
@@ -91,16 +91,7 @@ def start_miner(wallet, generator_or_slot, *, chain=None, policy=None, **setting
         MinerSettings(limits=limits, **settings),
     )
     port = free_port()
-    with no_external_ip_lookup():
-        axon = build_axon(
-            wallet,
-            port=port,
-            bind_ip=LOOPBACK,
-            external_ip=LOOPBACK,
-            external_port=port,
-            max_workers=8,
-            max_body_bytes=limits.max_body_bytes,
-        )
+    axon = build_loopback_axon(wallet, port=port, max_body_bytes=limits.max_body_bytes)
     miner.attach(axon)
     start_axon(axon)
     return RunningMiner(miner, axon, wallet, port)

@@ -146,6 +146,23 @@ def build_axon(
     return axon
 
 
+def build_loopback_axon(wallet: Any, *, port: int, max_body_bytes: int, max_workers: int | None = 8) -> Any:
+    """A :func:`build_axon` on 127.0.0.1 that announces 127.0.0.1 too: offline mode, tests, benchmarks.
+
+    Built inside :func:`no_external_ip_lookup`, so nothing is sent to a public IP service.
+    """
+    with no_external_ip_lookup():
+        return build_axon(
+            wallet,
+            port=port,
+            bind_ip=LOOPBACK,
+            external_ip=LOOPBACK,
+            external_port=port,
+            max_workers=max_workers,
+            max_body_bytes=max_body_bytes,
+        )
+
+
 def start_axon(axon: Any, timeout: float = 30.0) -> None:
     """``axon.start()`` and wait until uvicorn has bound its socket (``start()`` returns before)."""
     axon.start()

@@ -21,7 +21,7 @@ from a2a.mining.chain import BlacklistPolicy, ChainView, MetagraphView, StaticVi
 from a2a.mining.intake import IntakeLimits
 from a2a.mining.miner import Miner, MinerSettings
 from a2a.mining.reload import ModelSlot
-from a2a.mining.server import LOOPBACK, build_axon, no_external_ip_lookup, start_axon
+from a2a.mining.server import build_axon, build_loopback_axon, start_axon
 
 log = logging.getLogger("a2a.mining")
 
@@ -144,16 +144,9 @@ def serve(cfg: DictConfig) -> None:
     miner = Miner(slot, chain, policy, settings)
     port = int(cfg.axon.port)
     if cfg.offline:
-        with no_external_ip_lookup():
-            axon = build_axon(
-                wallet,
-                port=port,
-                bind_ip=LOOPBACK,
-                external_ip=LOOPBACK,
-                external_port=port,
-                max_workers=cfg.axon.max_workers,
-                max_body_bytes=settings.limits.max_body_bytes,
-            )
+        axon = build_loopback_axon(
+            wallet, port=port, max_body_bytes=settings.limits.max_body_bytes, max_workers=cfg.axon.max_workers
+        )
     else:
         axon = build_axon(
             wallet,
