@@ -36,8 +36,8 @@ from a2a.audio import (
     extract_per_slice,
     extract_per_song,
     load_audio,
-    tempo_from_name,
 )
+from a2a.data.naming import tempo_from_name
 
 SEQUENCE_NAME = "gBR_sBM_cAll_d04_mBR4_ch01"  # mBR4 → 120 BPM
 

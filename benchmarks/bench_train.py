@@ -42,8 +42,8 @@ from omegaconf import DictConfig
 
 from a2a import config as a2a_config
 from a2a.config import instantiate
-from a2a.data.normalizer import MinMaxNormalizer
 from a2a.lightning import DiffusionModule
+from a2a.motion.normalizer import MinMaxNormalizer
 
 MODELS = ("edge", "edge_tiny")
 BACKENDS = ("sdpa", "manual")

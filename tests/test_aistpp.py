@@ -11,7 +11,7 @@ import soundfile as sf
 
 from a2a.data.aistpp import AISTPPDataset, is_aistpp_layout, read_name_list
 from a2a.data.synthetic import synthesize
-from a2a.data.windows import WindowSpec, slice_windows, window_starts
+from a2a.data.windows import WindowSpec, window_starts
 from a2a.errors import DatasetError
 from a2a.motion import Motion
 
@@ -163,9 +163,6 @@ def test_window_arithmetic() -> None:
     assert window_starts(150, 150, 75) == [0]
     # A 12 s test clip at 30 fps (EDGE protocol): (360 - 150) // 75 + 1 = 3 windows.
     assert len(window_starts(360, 150, 75)) == 3
-    array = np.arange(20)[:, None] * np.ones((1, 2))
-    windows = slice_windows(array, [0, 5], 10)
-    assert windows.shape == (2, 10, 2) and windows[1, 0, 0] == 5 and windows[1, -1, 0] == 14
     with pytest.raises(DatasetError, match="must be positive"):
         WindowSpec(train_stride=0)
 

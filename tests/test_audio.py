@@ -15,21 +15,22 @@ import soundfile as sf
 
 import a2a
 from a2a.audio import (
+    AudioFeatureExtractor,
     BaselineFeatures,
     FeatureCache,
     PretrainedAudioFeatures,
     audio_sha256,
-    build_features,
     edge_window_count,
     estimate_tempo,
     extract_many,
     extract_per_slice,
     extract_per_song,
+    file_params,
     fit_length,
     load_audio,
     slice_features,
-    tempo_from_name,
 )
+from a2a.data.naming import tempo_from_name
 from a2a.errors import A2AError, AudioError
 
 SR = 22050
@@ -291,14 +292,15 @@ def test_tempo_from_name_and_estimate() -> None:
     assert estimate_tempo(click_song(8.0), SR) == pytest.approx(BPM, rel=0.03)
 
 
-def test_for_file_takes_start_bpm_from_the_aist_name(tmp_path: Path, song10: np.ndarray) -> None:
+def test_for_file_takes_start_bpm_as_a_file_param(tmp_path: Path, song10: np.ndarray) -> None:
     wave = song10[: 6 * SR]
     named = write_wav(tmp_path / "gJS_sBM_cAll_d01_mJS4_ch01.wav", wave, subtype="FLOAT")  # mJS4 → 120 BPM
     extractor = BaselineFeatures()
-    assert extractor.params_for_file(named) == {"start_bpm": 120.0}
-    np.testing.assert_array_equal(extractor.for_file(named), extractor(wave, SR, start_bpm=120.0))
+    params = file_params(extractor, start_bpm=tempo_from_name(named.name), unused_hint=3)
+    assert params == {"start_bpm": 120.0}
+    np.testing.assert_array_equal(extractor.for_file(named, **params), extractor(wave, SR, start_bpm=120.0))
     plain = write_wav(tmp_path / "song.wav", wave, subtype="FLOAT")
-    assert extractor.params_for_file(plain) == {"start_bpm": None}
+    assert file_params(extractor, start_bpm=tempo_from_name(plain.name)) == {"start_bpm": None}
     estimated = extractor(wave, SR, start_bpm=estimate_tempo(wave, SR))
     np.testing.assert_array_equal(extractor.for_file(plain, num_frames=150), estimated[:150])
 
@@ -421,9 +423,9 @@ def test_pretrained_features_shape_interpolation_and_chunking(tiny_wavlm_dir: Pa
         and layer0.config() == PretrainedAudioFeatures(tiny_wavlm_dir, layer=0).config()
     )
 
-    assert isinstance(build_features("wavlm", path=tiny_wavlm_dir), PretrainedAudioFeatures)
+    assert PretrainedAudioFeatures(tiny_wavlm_dir, kind="wavlm").name == "wavlm"
     with pytest.raises(AudioError, match="features=hubert but the model at .* is a 'wavlm' model"):
-        build_features("hubert", path=tiny_wavlm_dir)
+        PretrainedAudioFeatures(tiny_wavlm_dir, kind="hubert")
     with pytest.raises(AudioError, match="layer=5 is out of range for a 2-layer model"):
         PretrainedAudioFeatures(tiny_wavlm_dir, layer=5)
     with pytest.raises(AudioError, match="expects 16000 Hz audio but sr=22050"):
@@ -438,7 +440,7 @@ def test_pretrained_features_explain_missing_model_and_package(
     ):
         PretrainedAudioFeatures(tmp_path / "nowhere")
     with pytest.raises(AudioError, match=r"need a local model directory \(features.path\)"):
-        build_features("wavlm", path=None)
+        PretrainedAudioFeatures(None, kind="wavlm")
     (tmp_path / "config.json").write_text("{}")
 
     def no_transformers(name: str) -> object:
@@ -447,15 +449,6 @@ def test_pretrained_features_explain_missing_model_and_package(
     monkeypatch.setattr("a2a.audio.features.importlib.import_module", no_transformers)
     with pytest.raises(AudioError, match="pip install transformers"):
         PretrainedAudioFeatures(tmp_path)
-
-
-def test_build_features_registry() -> None:
-    assert build_features("baseline") == BaselineFeatures()
-    assert build_features("baseline", sr=30720, fps=60).fps == 60
-    with pytest.raises(
-        A2AError, match=r"unknown audio features 'jukebox'; choose one of: baseline .*wavlm.*hubert"
-    ):
-        build_features("jukebox")
 
 
 # ------------------------------------------------------------------------------------------------- cache
@@ -471,32 +464,31 @@ def test_cache_hit_miss_and_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         calls.append(1)
         return np.arange(70, dtype=np.float32).reshape(2, 35) + len(calls)
 
-    first = cache.get_or_compute(audio, extractor, compute)
-    second = cache.get_or_compute(audio, extractor, compute)
+    aist = file_params(extractor, start_bpm=tempo_from_name(audio.name))  # mBR0 → 80 BPM
+    first = cache.get_or_compute(audio, extractor, compute, params=aist)
+    second = cache.get_or_compute(audio, extractor, compute, params=aist)
     assert len(calls) == 1
     np.testing.assert_array_equal(first, second)
 
-    key = cache.key(audio, extractor)
+    key = cache.key(audio, extractor, aist)
     assert cache.entry_path(key).is_file()
     meta = json.loads(cache.entry_path(key).with_suffix(".json").read_text())
     assert meta["shape"] == [2, 35] and meta["dtype"] == "float32" and meta["params"] == {"start_bpm": 80.0}
     assert meta["audio_sha256"] == audio_sha256(audio) == audio_sha256(audio.read_bytes())
 
-    # Same content under another AIST++ name with the same tempo: same entry; other tempo or config: new key.
+    # Same content under another name with the same inputs: same entry; other inputs or config: new key.
     copy = tmp_path / "copy"
     copy.mkdir()
-    same_tempo = copy / "gPO_sBM_cAll_d10_mBR0_ch02.wav"
-    same_tempo.write_bytes(audio.read_bytes())
-    assert cache.key(same_tempo, extractor) == key
-    other_tempo = copy / "song.wav"
-    other_tempo.write_bytes(audio.read_bytes())
-    assert cache.key(other_tempo, extractor) != key
-    assert cache.key(audio, BaselineFeatures(sr=30720, fps=60)) != key
-    assert cache.key(audio, extractor, params={"start_bpm": 80.0}) == key
+    same_content = copy / "song.wav"
+    same_content.write_bytes(audio.read_bytes())
+    assert cache.key(same_content, extractor, {"start_bpm": 80.0}) == key
+    assert cache.key(same_content, extractor) != key  # no tempo prior: estimated, other features
+    assert cache.key(audio, extractor) == cache.key(audio, extractor, {"start_bpm": None})
+    assert cache.key(audio, BaselineFeatures(sr=30720, fps=60), aist) != key
     write_wav(tmp_path / "other.wav", click_song(1.0, seed=5))
     assert cache.key(tmp_path / "other.wav", extractor, params={"start_bpm": 80.0}) != key
     monkeypatch.setattr(a2a, "__version__", a2a.__version__ + ".other")
-    assert cache.key(audio, extractor) != key
+    assert cache.key(audio, extractor, aist) != key
     monkeypatch.undo()
 
     # Default computation is extractor.for_file; bytes work as the source too.
@@ -547,27 +539,24 @@ def test_cache_recovers_from_damaged_entries(
     assert not list(array_path.parent.glob("*.tmp"))
 
 
-class FrameRms:
+class FrameRms(AudioFeatureExtractor):
     """A cheap picklable extractor (numpy only) so the process-pool test does not pay librosa's per-process
     warm-up (~5 s of numba loading per worker)."""
 
     name = "rms"
     fps = 30
-    dim = 1
+
+    @property
+    def dim(self) -> int:
+        return 1
 
     def config(self) -> dict[str, object]:
         return {"name": self.name, "fps": self.fps}
-
-    def params_for_file(self, source: object) -> dict[str, object]:
-        return {}
 
     def __call__(self, wave: np.ndarray, sr: int, *, num_frames: int | None = None) -> np.ndarray:
         hop = sr // self.fps
         frames = wave[: wave.size // hop * hop].reshape(-1, hop)
         return np.sqrt((frames**2).mean(axis=1, keepdims=True)).astype(np.float32)
-
-    def for_file(self, source: object, *, num_frames: int | None = None) -> np.ndarray:
-        return self(*load_audio(source))  # type: ignore[arg-type]
 
 
 def test_extract_many_with_two_workers(tmp_path: Path) -> None:

@@ -19,9 +19,9 @@ from a2a.audio import BaselineFeatures, load_audio
 from a2a.data.aistpp import AISTPPDataset
 from a2a.data.datamodule import MotionDataModule, seed_worker
 from a2a.data.describe import describe_dataset, format_description
-from a2a.data.normalizer import MinMaxNormalizer
 from a2a.data.synthetic import synthesize
 from a2a.errors import CheckpointError, DatasetError
+from a2a.motion.normalizer import MinMaxNormalizer
 from a2a.motion.representation import EdgeRepresentation
 
 # --- normaliser ---------------------------------------------------------------------------------------
@@ -103,9 +103,6 @@ class ClockFeatures:
     def config(self) -> dict:
         return {"name": self.name, "fps": self.fps}
 
-    def params_for_file(self, source) -> dict:
-        return {}
-
     def for_file(self, source, *, num_frames=None, max_seconds=None) -> np.ndarray:
         wave, sr = load_audio(source, max_seconds=max_seconds)
         return self(wave, sr, num_frames=num_frames)
@@ -138,7 +135,7 @@ def test_batches_link_motion_audio_and_names(synthetic: Path) -> None:
     assert (len(dm.dataset("train")), len(dm.dataset("val"))) == (12, 1)
     batch = next(iter(dm.train_dataloader()))
     assert batch["motion"].shape == (4, 150, 151) and batch["motion"].dtype == torch.float32
-    assert batch["cond"].shape == (4, 150, 2) and batch["cond"].dtype == torch.float32
+    assert batch["cond"]["audio"].shape == (4, 150, 2) and batch["cond"]["audio"].dtype == torch.float32
     assert batch["motion"].min() >= -1.0 and batch["motion"].max() <= 1.0
     assert len(batch["name"]) == 4 and isinstance(batch["name"][0], str)
     assert [dm.genres[i] for i in batch["genre_id"]] == batch["genre"]
@@ -147,7 +144,8 @@ def test_batches_link_motion_audio_and_names(synthetic: Path) -> None:
     for k in range(4):
         start = int(batch["start"][k])
         # The audio features are the song's, sliced to the same frames as the motion.
-        np.testing.assert_allclose(batch["cond"][k, :, 0], (start + np.arange(150)) / 30.0, atol=1e-5)
+        audio = batch["cond"]["audio"][k, :, 0]
+        np.testing.assert_allclose(audio, (start + np.arange(150)) / 30.0, atol=1e-5)
         # Un-normalising and decoding gives back the sequence's frames.
         motion = rep.decode_motion(dm.normalizer.inverse(batch["motion"][k].double()), fps=30.0)
         expected = sequences[batch["name"][k]].motion[start : start + 150]
@@ -207,7 +205,7 @@ def test_features_computed_once_and_cached(synthetic: Path, tmp_path: Path) -> N
     again.prepare_data()
     again.setup(None)
     assert ClockFeatures.calls == []
-    assert torch.equal(again.dataset("train")[3]["cond"], dm.dataset("train")[3]["cond"])
+    assert torch.equal(again.dataset("train")[3]["cond"]["audio"], dm.dataset("train")[3]["cond"]["audio"])
 
 
 def test_silent_wav_raises_or_is_skipped(synthetic: Path, tmp_path: Path) -> None:
@@ -268,6 +266,6 @@ def test_baseline_features_with_two_workers(synthetic: Path, tmp_path: Path) -> 
     dm.prepare_data()
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
-    assert batch["cond"].shape == (12, 150, 35)
-    beats = batch["cond"][..., 34]
+    assert batch["cond"]["audio"].shape == (12, 150, 35)
+    beats = batch["cond"]["audio"][..., 34]
     assert set(beats.unique().tolist()) <= {0.0, 1.0} and beats.sum() > 0

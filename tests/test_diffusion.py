@@ -17,6 +17,8 @@ from hydra.utils import instantiate
 from torch import nn
 
 from a2a.diffusion import (
+    ConditionDropout,
+    ConditionMix,
     ConstantGuidance,
     Constraint,
     CosineSchedule,
@@ -29,6 +31,7 @@ from a2a.diffusion import (
     RampGuidance,
     diffusion_training_inputs,
     guided_output,
+    keep_mask,
     sample_timesteps,
     training_target,
 )
@@ -539,3 +542,109 @@ def test_bad_arguments_name_the_option():
         guided_output(
             lambda x, t, c, k=None: x[:, :1], torch.zeros(1, 2, 3), torch.zeros(1, dtype=torch.long), None, 2
         )
+
+
+# -- named conditions -------------------------------------------------------------------------------------
+
+
+def test_condition_dropout_draws_like_edge_prob_mask_like():
+    dropout = ConditionDropout({"audio": 0.25})
+    masks = dropout.keep_masks(20000, generator=_gen(3))
+    # EDGE: prob_mask_like(shape, 1 - p) = torch.zeros(shape).float().uniform_(0, 1) < 1 - p
+    expected = torch.rand(20000, generator=_gen(3)) < 0.75
+    assert masks["audio"].dtype == torch.bool and torch.equal(masks["audio"], expected)
+    assert abs(masks["audio"].float().mean().item() - 0.75) < 0.015
+    assert ConditionDropout({"audio": 0.0}).keep_masks(5)["audio"].tolist() == [True] * 5
+    assert ConditionDropout({"audio": 1.0}).keep_masks(5)["audio"].tolist() == [False] * 5
+    # several keys are independent and drawn in the mapping's order
+    two = ConditionDropout({"style": 0.1, "seed": 0.5}).keep_masks(20000, generator=_gen(4))
+    g = _gen(4)
+    assert torch.equal(two["style"], torch.rand(20000, generator=g) < 0.9)
+    assert torch.equal(two["seed"], torch.rand(20000, generator=g) < 0.5)
+    both_dropped = (~two["style"] & ~two["seed"]).float().mean().item()
+    assert abs(both_dropped - 0.05) < 0.01
+    with pytest.raises(A2AError, match=r"model.cond_drop.audio must be a probability in \[0, 1\], got 1.5"):
+        ConditionDropout({"audio": 1.5})
+
+
+class KeyedDenoiser(nn.Module):
+    """Output depends linearly-but-not-additively on two droppable keys, so guidance formulas differ."""
+
+    conditions = ("audio", "style")
+    droppable = ("audio", "style")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[int] = []
+
+    def forward(self, x, t, cond, keep_cond=None):
+        self.calls.append(x.shape[0])
+        a = keep_mask(keep_cond, "audio", x.shape[0], x.device)[:, None, None]
+        s = keep_mask(keep_cond, "style", x.shape[0], x.device)[:, None, None]
+        audio = torch.where(a, cond["audio"], torch.full_like(cond["audio"], -0.5))
+        style = torch.where(s, cond["style"][:, None, :], torch.zeros_like(cond["style"][:, None, :]))
+        return x * 0.5 + audio * (1 + style) + 1e-4 * t.view(-1, 1, 1)
+
+
+def _keyed_inputs():
+    g = _gen(11)
+    x = torch.randn(3, 4, 2, generator=g)
+    cond = {"audio": torch.randn(3, 4, 2, generator=g), "style": torch.randn(3, 2, generator=g)}
+    return x, torch.tensor([5, 60, 900]), cond
+
+
+def test_per_key_guidance_is_nested_and_batched():
+    den = KeyedDenoiser()
+    x, t, cond = _keyed_inputs()
+    ones, zeros = torch.ones(3, dtype=torch.bool), torch.zeros(3, dtype=torch.bool)
+    e0 = den(x, t, cond, {"audio": zeros, "style": zeros})
+    e1 = den(x, t, cond, {"audio": ones, "style": zeros})
+    e2 = den(x, t, cond, {"audio": ones, "style": ones})
+    den.calls.clear()
+    out = guided_output(den, x, t, cond, {"audio": 2.0, "style": 3.0})
+    torch.testing.assert_close(out, e0 + 2.0 * (e1 - e0) + 3.0 * (e2 - e1))
+    assert den.calls == [9]  # three evaluations, one batched call
+    # one key: plain guidance on that key, the other kept
+    s0 = den(x, t, cond, {"style": zeros})
+    torch.testing.assert_close(guided_output(den, x, t, cond, {"style": 4.0}), s0 + 4.0 * (e2 - s0))
+    # equal weights: the joint guidance of both keys (a number guides all droppable keys together)
+    torch.testing.assert_close(
+        guided_output(den, x, t, cond, {"audio": 2.5, "style": 2.5}), guided_output(den, x, t, cond, 2.5)
+    )
+
+
+def test_per_key_guidance_through_samplers_and_schedules():
+    den = KeyedDenoiser()
+    _, _, cond = _keyed_inputs()
+    plan = DDPMSampler().plan(CosineSchedule(100), {"style": 3.0})
+    assert plan[0][2] == {"style": 3.0} and plan[-1][2] == {"style": 1.0}  # EDGE's cap, per key
+    ramp = RampGuidance({"audio": 2.0, "style": 4.0}).weights(5)
+    assert [w["style"] for w in ramp] == RampGuidance(4.0).weights(5)
+    assert [w["audio"] for w in ramp] == RampGuidance(2.0).weights(5)
+    free = CosineSchedule(clip_x0=False)
+    a = DDIMSampler(4).sample(den, (3, 4, 2), cond, schedule=free, generator=_gen(), guidance={"style": 2.0})
+    b = DDIMSampler(4).sample(den, (3, 4, 2), cond, schedule=free, generator=_gen(), guidance=None)
+    assert a.shape == b.shape and not torch.allclose(a, b)
+
+
+def test_condition_mix_interpolates_and_extrapolates():
+    den = KeyedDenoiser()
+    x, t, cond = _keyed_inputs()
+    other = torch.randn(2, generator=_gen(5))  # one style for every row
+    with_a, with_b = den(x, t, cond), den(x, t, {**cond, "style": other.expand(3, 2)})
+    no_style = den(x, t, cond, {"style": torch.zeros(3, dtype=torch.bool)})
+    den.calls.clear()
+    torch.testing.assert_close(
+        ConditionMix(den, "style", other, 0.3)(x, t, cond), 0.3 * with_a + 0.7 * with_b
+    )
+    assert den.calls == [6]
+    # extrapolation away from the null style (gamma > 1)
+    torch.testing.assert_close(
+        ConditionMix(den, "style", None, 1.5)(x, t, cond), 1.5 * with_a - 0.5 * no_style
+    )
+    # composes with guidance: dropped rows see the null style in both halves
+    mixed = ConditionMix(den, "style", other, 0.3)
+    uncond = mixed(x, t, cond, torch.zeros(3, dtype=torch.bool))
+    torch.testing.assert_close(uncond, den(x, t, cond, torch.zeros(3, dtype=torch.bool)))
+    guided = guided_output(mixed, x, t, cond, 2.0)
+    torch.testing.assert_close(guided, uncond + 2.0 * (mixed(x, t, cond) - uncond))

@@ -10,13 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from a2a.errors import A2AError, CheckpointError
-from a2a.models import (
-    EdgeDenoiser,
+from a2a.checkpoint.edge_names import (
     a2a_state_dict_to_edge,
     edge_config_from_state_dict,
     edge_state_dict_to_a2a,
 )
+from a2a.errors import A2AError, CheckpointError
+from a2a.models import EdgeDenoiser
 from a2a.models.layers import (
     DenseFiLM,
     EdgeRotaryEmbedding,
@@ -378,17 +378,6 @@ def test_eval_is_deterministic_and_train_is_stochastic() -> None:
     assert torch.equal(model(x, t, cond), model(x, t, cond))
     model.train()
     assert not torch.equal(model(x, t, cond), model(x, t, cond))
-
-
-def test_random_keep_mask_semantics() -> None:
-    assert EdgeDenoiser.random_keep_mask(5, 0.0).tolist() == [True] * 5
-    assert EdgeDenoiser.random_keep_mask(5, 1.0).tolist() == [False] * 5
-    a = EdgeDenoiser.random_keep_mask(20000, 0.25, generator=torch.Generator().manual_seed(3))
-    b = EdgeDenoiser.random_keep_mask(20000, 0.25, generator=torch.Generator().manual_seed(3))
-    assert a.dtype == torch.bool and torch.equal(a, b)
-    assert abs(a.float().mean().item() - 0.75) < 0.015
-    with pytest.raises(A2AError, match="cond_drop_prob must be in"):
-        EdgeDenoiser.random_keep_mask(2, 1.5)
 
 
 def test_bad_inputs_raise_clear_errors() -> None:

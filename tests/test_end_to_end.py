@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import a2a
+import a2a.checkpoint
 from a2a.cli import main as cli
 from a2a.errors import A2AError, CheckpointError
 from a2a.metrics.validator import score_files
@@ -21,7 +22,7 @@ def _a_wav(root):
 def test_checkpoint_is_self_contained_and_safe_to_load(tiny_checkpoint):
     ckpt = torch.load(tiny_checkpoint, map_location="cpu", weights_only=True)
     meta = ckpt["a2a"]
-    assert meta["version"] == a2a.__version__ and meta["format"] == 1
+    assert meta["version"] == a2a.__version__ and meta["format"] == a2a.checkpoint.FORMAT
     assert set(meta["normalizer"]) >= {"scale", "min", "data_min", "data_max"}
     hp = ckpt["hyper_parameters"]
     assert hp["denoiser"]["_target_"] == "a2a.models.EdgeDenoiser"
@@ -113,7 +114,7 @@ def test_bad_checkpoints_are_clear_errors(tmp_path, tiny_checkpoint):
     ckpt = torch.load(tiny_checkpoint, map_location="cpu", weights_only=True)
     ckpt["hyper_parameters"]["schedule"]["_target_"] = "os.system"
     torch.save(ckpt, tmp_path / "evil.ckpt")
-    with pytest.raises(CheckpointError, match="only a2a classes"):
+    with pytest.raises(CheckpointError, match="only schedule classes from a2a"):
         a2a.load(tmp_path / "evil.ckpt")
 
 

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from a2a.data.normalizer import MinMaxNormalizer
 from a2a.errors import A2AError
 from a2a.losses import EdgeMotionLoss
+from a2a.motion.normalizer import MinMaxNormalizer
 from a2a.motion.representation import EdgeRepresentation
 
 REP = EdgeRepresentation()

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-try:
-    __version__ = version("a2a")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+local"
+from a2a.version import __version__
 
 if TYPE_CHECKING:
     from a2a.generate import Generator

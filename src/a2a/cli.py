@@ -14,8 +14,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from a2a import __version__
 from a2a.errors import A2AError
+from a2a.version import __version__
 
 log = logging.getLogger("a2a")
 
@@ -93,7 +93,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert_edge(args: argparse.Namespace) -> int:
-    from a2a.models.convert_edge import convert_edge_checkpoint  # imports Lightning: only when asked
+    from a2a.checkpoint.import_edge import convert_edge_checkpoint  # composes configs: only when asked
 
     out = convert_edge_checkpoint(args.src, args.out, use_ema=not args.raw_weights, num_heads=args.num_heads)
     print(f"wrote {out}; load it with a2a.load({str(out)!r})")

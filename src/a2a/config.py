@@ -16,11 +16,35 @@ CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def compose_config(name: str, overrides: list[str] | tuple[str, ...] = ()) -> Any:
-    """Compose ``conf/<name>.yaml`` with ``overrides`` outside a Hydra run (tests, notebooks, scripts)."""
+    """Compose ``conf/<name>.yaml`` with ``overrides`` outside a Hydra run (tests, notebooks, scripts).
+
+    As in a Hydra run, the composition (which member of each group was chosen) is recorded in
+    ``HydraConfig``, so error messages can name the config files (:func:`config_source`).
+    """
     from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
 
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
-        return compose(name, overrides=list(overrides))
+        cfg = compose(name, overrides=list(overrides), return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg
+
+
+def config_source(group: str) -> str:
+    """How errors name a config group: ``model=edge (conf/model/edge.yaml)`` when Hydra composed the
+    config (a door or :func:`compose_config`), else just ``model``."""
+    from hydra.core.hydra_config import HydraConfig
+
+    try:
+        choice = HydraConfig.get().runtime.choices.get(group)
+    except ValueError:  # not composed by Hydra
+        return group
+    if not choice:
+        return group
+    return f"{group}={choice} (conf/{group}/{choice}.yaml)"
 
 
 def _frames(seconds: float, fps: float) -> int:
@@ -28,9 +52,16 @@ def _frames(seconds: float, fps: float) -> int:
     return round(float(seconds) * float(fps))
 
 
+def _representation_dim(representation: Any) -> int:
+    """Channels of a representation config (``${a2a.dim:${..representation}}`` → 151 for EDGE's)."""
+    return int(instantiate(representation).dim)
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("a2a.frames"):
         OmegaConf.register_new_resolver("a2a.frames", _frames)
+    if not OmegaConf.has_resolver("a2a.dim"):
+        OmegaConf.register_new_resolver("a2a.dim", _representation_dim)
 
 
 def instantiate(config: Any, *args: Any, **kwargs: Any) -> Any:

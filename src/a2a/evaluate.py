@@ -30,7 +30,6 @@ import numpy as np
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from a2a import __version__
 from a2a.audio.features import BaselineFeatures
 from a2a.data.curated import open_source
 from a2a.data.windows import DanceSequence
@@ -39,7 +38,8 @@ from a2a.metrics import dance
 from a2a.metrics.validator import score
 from a2a.motion.bvh import motion_to_bvh, read_bvh
 from a2a.motion.motion import Motion
-from a2a.motion.rotations import axis_angle_to_quaternion, quaternion_to_axis_angle
+from a2a.motion.rotations import axis_angle_to_quaternion, quaternion_mean, quaternion_to_axis_angle
+from a2a.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +76,7 @@ def mean_pose_motion(train: Sequence[DanceSequence], frames: int) -> Motion:
     """The training set's average pose (normalised quaternion mean per joint) and mean translation, held
     still for ``frames`` frames: the answer that minimises error without listening to the music."""
     quats = np.concatenate([axis_angle_to_quaternion(s.motion.poses) for s in train])  # [M, 24, 4]
-    quats = np.where(quats[..., :1] < 0, -quats, quats)
-    mean = quats.mean(axis=0)
-    pose = quaternion_to_axis_angle(mean / np.linalg.norm(mean, axis=-1, keepdims=True))
+    pose = quaternion_to_axis_angle(quaternion_mean(quats, dim=0))
     trans = np.concatenate([s.motion.trans for s in train]).mean(axis=0)
     return Motion(np.repeat(pose[None], frames, 0), np.repeat(trans[None], frames, 0), EVAL_FPS)
 
@@ -265,12 +263,18 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Generate for every sequence of ``cfg.split``, score, and write the report; returns the report dict."""
     import a2a
 
-    out_dir = Path(cfg.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     paths = _checkpoints(cfg.ckpt)
     samples_list = [int(k) for k in (cfg.get("samples") or [1])]
-    options = OmegaConf.to_container(cfg.data.options, resolve=True) if cfg.data.get("options") else {}
-    source = open_source(cfg.data.source, kind=cfg.data.get("kind", "auto"), fps=EVAL_FPS, **options)
+    sampler = OmegaConf.to_container(cfg.sampler, resolve=True) if cfg.get("sampler") else None
+    # Checkpoints first: a bad one is reported before any data is read or feature computed.
+    labels = _labels(paths)
+    generators = [a2a.load(path, device=str(cfg.get("device", "cpu"))) for path in paths]
+    out_dir = Path(cfg.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kind = cfg.data.get("source_kind", "auto")
+    options = cfg.data.get("source_options")
+    options = OmegaConf.to_container(options, resolve=True) if options else {}
+    source = open_source(cfg.data.source, kind=kind, fps=EVAL_FPS, **options)
     if cfg.split not in source.split_names():
         raise A2AError(
             f"split {cfg.split!r} not in {cfg.data.source} (has: {', '.join(source.split_names())})"
@@ -283,7 +287,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     train = source.sequences("train") if "train" in source.split_names() else []
     if not train:
         raise A2AError(f"{cfg.data.source} has no train split: the baselines need one")
-    pool_source = open_source(cfg.data.source, kind=cfg.data.get("kind", "auto"), fps=METRIC_FPS, **options)
+    pool_source = open_source(cfg.data.source, kind=kind, fps=METRIC_FPS, **options)
     pool_k, pool_g = [], []
     for split in pool_source.split_names():
         for seq in pool_source.sequences(split):
@@ -310,10 +314,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     methods += [
         MethodResult(n, "baseline") for n in ("mean pose", "random train clip", "audio nearest neighbour")
     ]
-    generators = []
-    for label, path in zip(_labels(paths), paths, strict=True):
-        generator = a2a.load(path, device=str(cfg.get("device", "cpu")))
-        generators.append(generator)
+    for label in labels:
         for k in samples_list:
             name = label if k == 1 else f"{label} ({k} samples, {cfg.reduce})"
             methods.append(MethodResult(name, "model"))
@@ -351,6 +352,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
                     seed=int(cfg.seed),
                     samples=k,
                     reduce=str(cfg.reduce),
+                    sampler=sampler,
                     steps=cfg.get("steps"),
                     guidance=cfg.get("guidance"),
                 )

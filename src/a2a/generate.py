@@ -1,68 +1,43 @@
 """Any a2a checkpoint → :class:`Generator`; audio of any length → :class:`~a2a.motion.Motion` or BVH text.
 
-``a2a.load(path)`` reads the checkpoint with ``torch.load(weights_only=True)``: no code from the file
-runs. The checkpoint's stored configs may only name classes inside the ``a2a`` package, so a crafted
-checkpoint cannot make ``hydra.utils.instantiate`` call arbitrary functions.
+``a2a.load(path)`` reads the checkpoint through :func:`a2a.checkpoint.read_checkpoint`
+(``torch.load(weights_only=True)``, older formats migrated) and builds each part with
+:func:`a2a.checkpoint.build`: stored configs are data, so a crafted checkpoint cannot make the loader
+call anything but the model classes it is meant to build.
 
-Long audio follows EDGE: half-overlapping windows denoised in one batch with agreeing overlaps, then
-stitched (linear cross-fade for the root, slerp for rotations); shorter-than-a-window audio is padded
-and cropped, so every length works.
+The generator is the same for every model family: audio features become the ``audio`` condition, the
+checkpoint's long-form strategy (:class:`~a2a.diffusion.LongFormStrategy`; EDGE: half-overlapping
+windows denoised in one batch, then cross-faded) plans and denoises the windows with the sampler, and
+the representation turns them into one motion (its stitch space and blend: for EDGE a linear
+cross-fade of the root and slerp of the joint rotations). Every length works, shorter than one window
+included.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from a2a import __version__
 from a2a.audio.decode import load_audio
-from a2a.config import instantiate
-from a2a.data.normalizer import MinMaxNormalizer
-from a2a.diffusion import ConstantGuidance, LongFormSampler, RampGuidance, plan_windows, slice_windows, stitch
+from a2a.audio.features import file_params
+from a2a.checkpoint import build, denoiser_weights, read_checkpoint
+from a2a.data.naming import tempo_from_name
+from a2a.diffusion import LongFormStrategy
 from a2a.errors import A2AError, CheckpointError
 from a2a.motion.motion import Motion
-from a2a.motion.rotations import (
-    axis_angle_to_quaternion,
-    quaternion_slerp,
-    quaternion_to_axis_angle,
-    standardize_quaternion,
-)
+from a2a.motion.normalizer import Normalizer, normalizer_from_state_dict
+from a2a.motion.rotations import axis_angle_to_quaternion, quaternion_mean, quaternion_to_axis_angle
 
 AudioInput = str | os.PathLike | bytes | np.ndarray
 REDUCTIONS = ("mean", "medoid")
-_TRUSTED_PREFIX = "a2a."
-
-
-def _check_targets(node: Any, where: str) -> None:
-    """Refuse configs from a checkpoint whose ``_target_`` lies outside the a2a package."""
-    if isinstance(node, Mapping):
-        target = node.get("_target_")
-        if target is not None and not str(target).startswith(_TRUSTED_PREFIX):
-            raise CheckpointError(f"checkpoint config {where} names {target!r}; only a2a classes are loaded")
-        for key, value in node.items():
-            _check_targets(value, f"{where}.{key}")
-    elif isinstance(node, list | tuple):
-        for i, value in enumerate(node):
-            _check_targets(value, f"{where}[{i}]")
-
-
-def _quaternion_blend(channels_linear: int):
-    """Blend for :func:`stitch` on ``[L, linear + 4·J]``: linear on the first channels, slerp per joint."""
-
-    def blend(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        lin = a[:, :channels_linear] * (1 - w[:, None]) + b[:, :channels_linear] * w[:, None]
-        qa = a[:, channels_linear:].reshape(len(a), -1, 4)
-        qb = b[:, channels_linear:].reshape(len(b), -1, 4)
-        q = quaternion_slerp(qa, qb, w[:, None].expand(-1, qa.shape[1]))
-        return torch.cat([lin, q.reshape(len(a), -1)], dim=-1)
-
-    return blend
+AUDIO = "audio"
+# Conditions the generator itself provides to a denoiser (from the request's audio).
+GENERATED_CONDITIONS = (AUDIO,)
 
 
 class Generator:
@@ -76,12 +51,13 @@ class Generator:
         denoiser: torch.nn.Module,
         schedule,
         representation,
-        normalizer: MinMaxNormalizer,
+        normalizer: Normalizer,
         features,
         sampler,
+        longform: LongFormStrategy,
         *,
         sampler_config: dict,
-        guidance_weight: float,
+        guidance_weight: float | dict[str, float],
         fps: float,
         window: int,
         info: dict[str, Any],
@@ -93,8 +69,9 @@ class Generator:
         self.normalizer = normalizer
         self.features = features
         self.sampler = sampler
+        self.longform = longform
         self.sampler_config = sampler_config
-        self.guidance_weight = float(guidance_weight)
+        self.guidance_weight = guidance_weight
         self.fps = float(fps)
         self.window = int(window)
         self.info = info
@@ -123,8 +100,9 @@ class Generator:
             raise A2AError(
                 f"audio is {len(wave) / rate:.3f} s long: shorter than one frame at {self.fps:g} fps"
             )
-        params = self.features.params_for_file(audio) if isinstance(audio, str | os.PathLike) else {}
-        feats = self.features(wave, rate, num_frames=frames, **params)
+        # A file named like AIST++ music carries its tempo (EDGE's beat-tracking prior).
+        tempo = tempo_from_name(Path(audio).name) if isinstance(audio, str | os.PathLike) else None
+        feats = self.features(wave, rate, num_frames=frames, **file_params(self.features, start_bpm=tempo))
         if timings is not None:
             timings["decode"] = decoded - start
             timings["features"] = time.perf_counter() - decoded
@@ -140,8 +118,7 @@ class Generator:
             config["steps"] = steps
         if eta is not None:
             config["eta"] = eta
-        _check_targets(config, "sampler")
-        return instantiate(config)
+        return build(config, "sampler", "sampler")
 
     @torch.no_grad()
     def generate_features(
@@ -152,26 +129,24 @@ class Generator:
         sampler: dict | None = None,
         steps: int | None = None,
         eta: float | None = None,
-        guidance: float | None = None,
+        guidance: float | dict[str, float] | None = None,
         samples: int = 1,
+        longform: dict | None = None,
         progress: bool = False,
     ) -> list[Motion]:
-        """Motions for features ``[N, F]``: ``samples`` independent draws of N frames each."""
+        """Motions for features ``[N, F]``: ``samples`` independent draws of N frames each.
+
+        ``longform`` (a ``_target_`` config) replaces the checkpoint's long-form strategy.
+        """
         feats = torch.as_tensor(np.asarray(features, dtype=np.float32))
         if feats.ndim != 2 or feats.shape[1] != int(self.info["feature_dim"]):
             raise A2AError(f"features must be [N, {self.info['feature_dim']}], got {tuple(feats.shape)}")
         if samples < 1:
             raise A2AError(f"samples must be >= 1, got {samples}")
         frames = feats.shape[0]
-        hop = self.window // 2
-        plan = plan_windows(frames, self.window, hop)
-        cond = slice_windows(feats, plan).to(self.device)  # [n, window, F]
-        n = len(plan)
-        weight = self.guidance_weight if guidance is None else float(guidance)
-        # EDGE ramps guidance in over the steps for long form; a single window uses it throughout.
-        guide = RampGuidance(weight) if n > 1 else ConstantGuidance(weight)
+        weight = self.guidance_weight if guidance is None else guidance
         inner = self._sampler(sampler, steps, eta)
-        long_sampler = LongFormSampler(inner, hop)
+        strategy = self.longform if longform is None else build(longform, "longform", "longform")
         generator = torch.Generator(device="cpu")
         if seed is None:
             generator.seed()
@@ -179,28 +154,24 @@ class Generator:
             generator.manual_seed(int(seed))
         motions = []
         for _ in range(samples):
-            x = long_sampler.sample(
+            windows = strategy.sample(
+                inner,
                 self.denoiser,
-                (n, self.window, self.representation.dim),
-                cond,
+                frames=frames,
+                window=self.window,
+                dim=self.representation.dim,
+                frame_cond={AUDIO: feats},
+                static_cond={},
                 schedule=self.schedule,
+                guidance=weight,
                 generator=generator,
-                guidance=guide,
-                progress=progress,
                 device=self.device,
+                progress=progress,
             )
-            motions.append(self._stitch(x, hop, frames))
+            raw = self.normalizer.inverse(windows.detach().double().cpu())
+            joined = strategy.join(self.representation.stitch_space(raw), frames, self.representation.blend)
+            motions.append(self.representation.motion_from_stitch(joined, self.fps))
         return motions
-
-    def _stitch(self, x: torch.Tensor, hop: int, frames: int) -> Motion:
-        """Normalised windows ``[n, window, D]`` → one Motion of ``frames`` frames."""
-        raw = self.normalizer.inverse(x.detach().double().cpu())
-        poses, trans = self.representation.decode(raw)  # [n, W, 24, 3], [n, W, 3] Y-up
-        quats = standardize_quaternion(axis_angle_to_quaternion(poses))  # [n, W, 24, 4]
-        packed = torch.cat([trans, quats.reshape(*quats.shape[:2], -1)], dim=-1)
-        joined = stitch(packed, hop, total_frames=frames, blend_fn=_quaternion_blend(3))
-        out_poses = quaternion_to_axis_angle(joined[:, 3:].reshape(frames, -1, 4))
-        return Motion(out_poses.numpy(), joined[:, :3].numpy(), self.fps)
 
     # --- public API -----------------------------------------------------------------------------
 
@@ -213,7 +184,7 @@ class Generator:
         sampler: dict | None = None,
         steps: int | None = None,
         eta: float | None = None,
-        guidance: float | None = None,
+        guidance: float | dict[str, float] | None = None,
         samples: int = 1,
         reduce: str = "mean",
         style: Any = None,
@@ -225,7 +196,8 @@ class Generator:
         Args:
             seed: same seed, same audio, same checkpoint → same motion.
             sampler / steps / eta: swap the sampler (a ``_target_`` dict) or change its settings.
-            guidance: classifier-free guidance weight (default: the checkpoint's).
+            guidance: classifier-free guidance weight, or ``{condition: weight}`` (default: the
+                checkpoint's).
             samples, reduce: draw ``samples`` motions and combine them: ``mean`` averages joint rotations
                 (normalised quaternion mean) and translations; ``medoid`` keeps the draw with the least
                 summed joint-position distance to the others. The subnet-25 validator rewards closeness
@@ -288,59 +260,43 @@ def combine_motions(motions: list[Motion], reduce: str = "mean") -> Motion:
         dist = np.linalg.norm(joints[:, None] - joints[None], axis=-1).mean(axis=(-1, -2))  # [k, k]
         return motions[int(dist.sum(axis=1).argmin())]
     quats = np.stack([axis_angle_to_quaternion(m.poses) for m in motions])  # [k, N, J, 4]
-    quats = np.where((quats * quats[:1]).sum(-1, keepdims=True) < 0, -quats, quats)  # same hemisphere
-    mean_q = quats.mean(axis=0)
-    poses = quaternion_to_axis_angle(mean_q / np.linalg.norm(mean_q, axis=-1, keepdims=True))
+    poses = quaternion_to_axis_angle(quaternion_mean(quats, dim=0))
     trans = np.mean([m.trans for m in motions], axis=0)
     return Motion(poses, trans, motions[0].fps)
 
 
-_REQUIRED_HPARAMS = ("denoiser", "schedule", "representation", "sampler", "features", "fps", "window")
-
-
 def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generator:
-    """Rebuild the generator of an a2a checkpoint (training checkpoint or converted EDGE weights)."""
+    """Rebuild the generator of an a2a checkpoint (any model family; training checkpoint or converted)."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # zip/pickle/EOF errors all mean "not a readable checkpoint"
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
-    if not isinstance(ckpt, dict) or "a2a" not in ckpt:
+    ckpt = read_checkpoint(path)
+    meta, hparams = ckpt["a2a"], ckpt["hyper_parameters"]
+    where = f"{path}: checkpoint config"
+    denoiser = build(hparams["denoiser"], "denoiser", f"{where} denoiser")
+    consumed = tuple(getattr(denoiser, "conditions", (AUDIO,)))
+    stored = list(hparams.get("conditions") or [AUDIO])
+    lacking = [key for key in consumed if key not in stored or key not in GENERATED_CONDITIONS]
+    if lacking:
         raise CheckpointError(
-            f"{path}: not an a2a checkpoint (no 'a2a' block); convert EDGE weights with `a2a convert-edge`"
+            f"{path}: the denoiser {type(denoiser).__name__} consumes condition(s) {', '.join(lacking)}, "
+            f"which this checkpoint (conditions: {', '.join(stored)}) and a2a's generator cannot provide"
         )
-    meta, hparams = ckpt["a2a"], ckpt.get("hyper_parameters") or {}
-    missing = [k for k in _REQUIRED_HPARAMS if k not in hparams]
-    missing += [f"a2a.{k}" for k in ("normalizer", "format") if k not in meta]
-    if "state_dict" not in ckpt:
-        missing.append("state_dict")
-    if missing:
-        raise CheckpointError(
-            f"{path}: checkpoint lacks {', '.join(missing)} (written by a2a {meta.get('version', '?')}, "
-            f"this is a2a {__version__})"
-        )
-    for key in ("denoiser", "schedule", "representation", "sampler", "features"):
-        _check_targets(hparams[key], key)
-    denoiser = instantiate(hparams["denoiser"])
-    prefix = "ema_denoiser."
-    weights = {k[len(prefix) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
-    if not weights:
-        raise CheckpointError(f"{path}: no EMA denoiser weights ('{prefix}*') in the state_dict")
     try:
-        denoiser.load_state_dict(weights)
+        denoiser.load_state_dict(denoiser_weights(ckpt, str(path)))
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit the stored model config: {exc}") from None
     features_cfg = hparams["features"]
     extractor_cfg = features_cfg.get("extractor")  # None: no a2a extractor (generate_features only)
-    features = None if extractor_cfg is None else instantiate(extractor_cfg)
+    features = (
+        None if extractor_cfg is None else build(extractor_cfg, "features", f"{where} features.extractor")
+    )
     info = {
         "path": str(path),
         "model": hparams["denoiser"].get("_target_", "?").rsplit(".", 1)[-1],
         "version": meta.get("version"),
+        "format": meta.get("format"),
         "window": int(hparams["window"]),
         "fps": float(hparams["fps"]),
+        "conditions": stored,
         "feature_dim": int(features_cfg["dim"]),
         "features": None if extractor_cfg is None else extractor_cfg.get("_target_"),
         "features_name": features_cfg.get("name"),
@@ -349,13 +305,14 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generat
     }
     return Generator(
         denoiser,
-        instantiate(hparams["schedule"]),
-        instantiate(hparams["representation"]),
-        MinMaxNormalizer.from_state_dict(meta["normalizer"]),
+        build(hparams["schedule"], "schedule", f"{where} schedule"),
+        build(hparams["representation"], "representation", f"{where} representation"),
+        normalizer_from_state_dict(meta["normalizer"]),
         features,
-        instantiate(hparams["sampler"]),
+        build(hparams["sampler"], "sampler", f"{where} sampler"),
+        build(hparams["longform"], "longform", f"{where} longform"),
         sampler_config=dict(hparams["sampler"]),
-        guidance_weight=float(hparams.get("guidance_weight", 2.0)),
+        guidance_weight=hparams.get("guidance_weight", 2.0),
         fps=float(hparams["fps"]),
         window=int(hparams["window"]),
         info=info,

@@ -1,10 +1,19 @@
-"""EDGE's motion losses: reconstruction, velocity, forward-kinematics joint positions, foot contact.
+"""Training losses of the model families: named terms and their weighted total.
 
-Weights come from config (EDGE's paper values are the defaults of ``conf/model/edge.yaml``); joint
-indices come from the representation's skeleton; nothing here knows about diffusion.
+A loss is chosen by config (``model.loss._target_``) and built with the model's representation. It
+compares the denoiser's clean-motion estimate x̂0 with the clean windows x0 (normalised ``[B, T, D]``);
+the reconstruction term compares the raw denoiser ``output`` with its training ``target`` (x0 for
+x0-prediction, ε for ε-prediction — for x0-prediction they are x̂0 and x0). The training module logs
+every term the loss returns. Nothing here knows about diffusion schedules.
+
+- :class:`EdgeMotionLoss`: EDGE's reconstruction, velocity, forward-kinematics joint-position and
+  foot-contact losses; weights from config (EDGE's paper values are the defaults of
+  ``conf/model/edge.yaml``), joint indices from the representation's skeleton.
 """
 
 from __future__ import annotations
+
+from abc import ABC, abstractmethod
 
 import torch
 import torch.nn.functional as F
@@ -13,7 +22,28 @@ from torch import Tensor
 from a2a.errors import A2AError
 
 
-class EdgeMotionLoss:
+class MotionLoss(ABC):
+    """Base of every loss a model config can name."""
+
+    @abstractmethod
+    def __call__(
+        self,
+        x0_hat: Tensor,
+        x0: Tensor,
+        normalizer=None,
+        *,
+        output: Tensor | None = None,
+        target: Tensor | None = None,
+    ) -> dict[str, Tensor]:
+        """Named terms and their weighted ``"total"`` for normalised clips ``x0_hat, x0 [B, T, D]``.
+
+        Args:
+            normalizer: the data's normaliser (``inverse(x)``), for losses in data units.
+            output, target: the raw denoiser output and its training target (default ``x0_hat``, ``x0``).
+        """
+
+
+class EdgeMotionLoss(MotionLoss):
     """Weighted sum of EDGE's four losses on predicted vs target clips ``[B, T, D]``.
 
     - ``simple``: MSE over every channel.
@@ -49,15 +79,28 @@ class EdgeMotionLoss:
         self.contact_threshold = float(contact_threshold)
         self.fk_on_normalized = bool(fk_on_normalized)
 
-    def __call__(self, pred: Tensor, target: Tensor, normalizer=None) -> dict[str, Tensor]:
-        """Loss terms and their weighted ``total`` for normalised clips ``pred, target [B, T, D]``.
+    def __call__(
+        self,
+        x0_hat: Tensor,
+        x0: Tensor,
+        normalizer=None,
+        *,
+        output: Tensor | None = None,
+        target: Tensor | None = None,
+    ) -> dict[str, Tensor]:
+        """Loss terms and their weighted ``total`` for normalised clips ``x0_hat, x0 [B, T, D]``.
 
-        ``normalizer`` (with ``inverse(x)``) is needed only when ``fk_on_normalized`` is false.
+        ``simple`` is the MSE of ``output`` against ``target`` (x̂0 against x0 by default); ``normalizer``
+        (with ``inverse(x)``) is needed only when ``fk_on_normalized`` is false.
         """
-        if pred.shape != target.shape:
-            raise A2AError(f"prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+        pred = x0_hat
+        if pred.shape != x0.shape:
+            raise A2AError(f"prediction {tuple(pred.shape)} and target {tuple(x0.shape)} differ in shape")
+        simple_out = pred if output is None else output
+        simple_target = x0 if target is None else target
+        target = x0
         contacts = self.representation.contacts
-        terms: dict[str, Tensor] = {"simple": F.mse_loss(pred, target)}
+        terms: dict[str, Tensor] = {"simple": F.mse_loss(simple_out, simple_target)}
         non_contact = torch.ones(pred.shape[-1], dtype=torch.bool, device=pred.device)
         non_contact[contacts] = False
         terms["velocity"] = F.mse_loss(

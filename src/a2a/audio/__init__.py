@@ -9,15 +9,14 @@ from a2a.audio.features import (
     AudioFeatureExtractor,
     BaselineFeatures,
     PretrainedAudioFeatures,
-    build_features,
     edge_window_count,
     estimate_tempo,
     extract_per_slice,
     extract_per_song,
+    file_params,
     fit_length,
     frame_count,
     slice_features,
-    tempo_from_name,
 )
 
 __all__ = [
@@ -27,15 +26,14 @@ __all__ = [
     "FeatureCache",
     "PretrainedAudioFeatures",
     "audio_sha256",
-    "build_features",
     "edge_window_count",
     "estimate_tempo",
     "extract_many",
     "extract_per_slice",
     "extract_per_song",
+    "file_params",
     "fit_length",
     "frame_count",
     "load_audio",
     "slice_features",
-    "tempo_from_name",
 ]

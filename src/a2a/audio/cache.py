@@ -15,7 +15,7 @@ import logging
 import multiprocessing
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 import a2a
 from a2a.audio.decode import describe_source
-from a2a.audio.features import AudioFeatureExtractor
+from a2a.audio.features import AudioFeatureExtractor, file_params
 from a2a.errors import A2AError, AudioError
 
 log = logging.getLogger(__name__)
@@ -73,11 +73,12 @@ class FeatureCache:
     ) -> str:
         """Entry key: sha256 over audio content hash, extractor class + config, ``params`` and a2a version.
 
-        ``params`` are per-file inputs beyond the audio (default ``extractor.params_for_file(audio)``, e.g.
-        the AIST++ tempo from the file name) — the same bytes under another name may give other features.
+        ``params`` are per-file inputs beyond the audio (:func:`a2a.audio.file_params`, e.g. the AIST++
+        tempo the data layer reads from the file name) — the same bytes may give other features with
+        other inputs. ``None`` means the extractor's inputs all unset.
         """
         if params is None:
-            params = extractor.params_for_file(audio)
+            params = file_params(extractor)
         return self._key(audio_sha256(audio), extractor, params)
 
     def _key(self, content_sha: str, extractor: AudioFeatureExtractor, params: dict[str, Any]) -> str:
@@ -146,17 +147,17 @@ class FeatureCache:
         Args:
             audio: path or encoded bytes (its content is hashed).
             extractor: supplies the config part of the key (and the default computation).
-            compute_fn: computes the array on a miss; default ``extractor.for_file(audio)``.
-            params: per-file inputs for the key; default ``extractor.params_for_file(audio)``.
+            compute_fn: computes the array on a miss; default ``extractor.for_file(audio, **params)``.
+            params: per-file inputs (:func:`a2a.audio.file_params`); default all unset.
         """
         if params is None:
-            params = extractor.params_for_file(audio)
+            params = file_params(extractor)
         content_sha = audio_sha256(audio)
         key = self._key(content_sha, extractor, params)
         cached = self.load(key)
         if cached is not None:
             return cached
-        array = compute_fn() if compute_fn is not None else extractor.for_file(audio)
+        array = compute_fn() if compute_fn is not None else extractor.for_file(audio, **params)
         self.store(
             key,
             array,
@@ -192,13 +193,13 @@ class ExtractedFeatures(dict[Path, np.ndarray]):
 
 
 def _extract_one(
-    path: Path, extractor: AudioFeatureExtractor, cache_root: Path | None
+    path: Path, extractor: AudioFeatureExtractor, cache_root: Path | None, params: dict[str, Any]
 ) -> tuple[np.ndarray | None, str | None]:
     """Worker body (top level, so spawned processes can unpickle it): (features, None) | (None, error)."""
     try:
         if cache_root is None:
-            return extractor.for_file(path), None
-        return FeatureCache(cache_root).get_or_compute(path, extractor), None
+            return extractor.for_file(path, **params), None
+        return FeatureCache(cache_root).get_or_compute(path, extractor, params=params), None
     except Exception as error:  # any failure of one file is reported per file, not as a pool crash
         message = str(error) if isinstance(error, A2AError) else f"{type(error).__name__}: {error}"
         return None, message
@@ -212,6 +213,7 @@ def extract_many(
     workers: int = 1,
     progress: bool = True,
     skip_bad: bool = False,
+    params: Mapping[Path, dict[str, Any]] | None = None,
 ) -> ExtractedFeatures:
     """Features for many audio files, optionally cached, in ``workers`` spawned processes.
 
@@ -224,11 +226,17 @@ def extract_many(
         progress: show a tqdm bar.
         skip_bad: record failing files in ``result.failed`` and go on; otherwise raise ``AudioError`` naming
             the first failing file.
+        params: per-file inputs by path (:func:`a2a.audio.file_params`); missing paths get none.
 
     Returns:
         ``ExtractedFeatures``: ``{Path: array [T, D]}`` in input order, plus ``.failed``.
     """
     unique = list(dict.fromkeys(Path(p) for p in paths))
+    per_file = {Path(p): dict(v) for p, v in (params or {}).items()}
+
+    def inputs(path: Path) -> dict[str, Any]:
+        return per_file.get(path) or file_params(extractor)
+
     cache_root = cache.root if cache is not None else None
     outcomes: dict[Path, tuple[np.ndarray | None, str | None]] = {}
 
@@ -245,13 +253,14 @@ def extract_many(
     with tqdm(total=len(unique), desc="audio features", unit="file", disable=not progress) as bar:
         if workers <= 1 or len(unique) <= 1:
             for path in unique:
-                record(path, _extract_one(path, extractor, cache_root))
+                record(path, _extract_one(path, extractor, cache_root, inputs(path)))
                 bar.update()
         else:
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=min(workers, len(unique)), mp_context=context) as pool:
                 futures: dict[Future, Path] = {
-                    pool.submit(_extract_one, path, extractor, cache_root): path for path in unique
+                    pool.submit(_extract_one, path, extractor, cache_root, inputs(path)): path
+                    for path in unique
                 }
                 try:
                     for future in as_completed(futures):

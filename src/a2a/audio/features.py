@@ -6,9 +6,10 @@ resampled to ``n = ceil(n_in · sr / sr_in)`` samples. For the baseline this is 
 ``1 + n // hop_length`` (15360 / 512 = 30 fps exactly), so a 5 s clip gives 151 frames and EDGE keeps the
 first 150.
 
-Every extractor has ``.name``, ``.dim``, ``.fps``, ``config()`` (a JSON-able dict for cache keys),
-``__call__(wave, sr, *, num_frames=None) -> [T, dim]``, ``for_file(source)`` and ``params_for_file(source)``
-(the per-file inputs beyond the audio content, e.g. the AIST++ tempo taken from the file name).
+Every extractor derives from :class:`AudioFeatureExtractor`: ``.name``, ``.dim``, ``.fps``, ``config()`` (a
+JSON-able dict for cache keys), ``__call__(wave, sr, *, num_frames=None, **params) -> [T, dim]``,
+``for_file(source, **params)`` and ``file_params`` (the per-file inputs beyond the audio content, e.g. the
+baseline's ``start_bpm``, which the data layer reads from AIST++ names; see :func:`file_params`).
 """
 
 from __future__ import annotations
@@ -20,44 +21,69 @@ import json
 import logging
 import math
 import os
-import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import librosa
 import numpy as np
 import soundfile as sf
 
 from a2a.audio.decode import AudioSource, load_audio
-from a2a.data.naming import music_tempo, parse_sequence_name
-from a2a.errors import A2AError, AudioError, DatasetError
+from a2a.errors import A2AError, AudioError
 
 log = logging.getLogger(__name__)
 
 # EDGE's tempo fallback, ``librosa.beat.tempo(y=librosa.load(path)[0])``, runs at librosa's default rate.
 TEMPO_ESTIMATION_SR = 22050
 
-_SLICE_SUFFIX = re.compile(r"_slice\d+$")
 
+class AudioFeatureExtractor(ABC):
+    """Per-frame audio features ``[T, dim]`` at ``fps``: the base of every extractor a config can name.
 
-@runtime_checkable
-class AudioFeatureExtractor(Protocol):
-    """What :class:`a2a.audio.cache.FeatureCache` and ``extract_many`` need from an extractor."""
+    ``file_params`` lists the per-file inputs beyond the audio content that ``__call__``/``for_file``
+    accept as keyword arguments (e.g. the baseline's ``start_bpm``, which the data layer knows for AIST++
+    music); they are part of the cache key (:func:`file_params`).
+    """
 
-    name: str
+    name: ClassVar[str] = "features"
+    file_params: ClassVar[tuple[str, ...]] = ()
     fps: int
+    sr: int
 
     @property
-    def dim(self) -> int: ...
+    @abstractmethod
+    def dim(self) -> int:
+        """Feature channels."""
 
-    def config(self) -> dict[str, Any]: ...
+    @abstractmethod
+    def config(self) -> dict[str, Any]:
+        """Parameters that determine the output (cache key)."""
 
-    def __call__(self, wave: np.ndarray, sr: int, *, num_frames: int | None = None) -> np.ndarray: ...
+    @abstractmethod
+    def __call__(
+        self, wave: np.ndarray, sr: int, *, num_frames: int | None = None, **params: Any
+    ) -> np.ndarray:
+        """Features of a waveform ``[n]`` at rate ``sr`` → ``[T, dim]`` float32."""
 
-    def for_file(self, source: AudioSource, *, num_frames: int | None = None) -> np.ndarray: ...
+    def for_file(
+        self,
+        source: AudioSource,
+        *,
+        num_frames: int | None = None,
+        max_seconds: float | None = None,
+        **params: Any,
+    ) -> np.ndarray:
+        """Decode ``source`` (path or bytes) and extract ``[T, dim]``."""
+        wave, sr = load_audio(source, max_seconds=max_seconds)
+        return self(wave, sr, num_frames=num_frames, **params)
 
-    def params_for_file(self, source: AudioSource) -> dict[str, Any]: ...
+
+def file_params(extractor: AudioFeatureExtractor, **hints: Any) -> dict[str, Any]:
+    """The per-file inputs ``extractor`` takes, picked from what the caller knows about a file
+    (``file_params(BaselineFeatures(), start_bpm=120.0)`` → ``{"start_bpm": 120.0}``; WavLM → ``{}``)."""
+    return {name: hints.get(name) for name in getattr(extractor, "file_params", ())}
 
 
 def frame_count(num_samples: int, sr: int, fps: int) -> int:
@@ -83,24 +109,6 @@ def fit_length(
     if zero_pad_columns is not None:
         padded[features.shape[0] :, zero_pad_columns] = 0.0
     return padded
-
-
-def tempo_from_name(name: str) -> float | None:
-    """AIST++ tempo (BPM) from a file name, or ``None`` when the name carries no AIST++ music id.
-
-    Accepts a sequence name (``gBR_sBM_cAll_d04_mBR0_ch01``), an EDGE slice name (``…_ch01_slice12``), a bare
-    music id (``mBR0``, the AIST++ music file names) or any name whose 5th ``_`` field is a music id (EDGE's
-    ``_get_tempo`` rule). A path is reduced to its stem.
-    """
-    stem = _SLICE_SUFFIX.sub("", Path(name).stem)
-    try:
-        return parse_sequence_name(stem).tempo
-    except DatasetError:
-        pass
-    fields = stem.split("_")
-    if len(fields) > 4 and (tempo := music_tempo(fields[4])) is not None:
-        return tempo
-    return music_tempo(stem)
 
 
 def estimate_tempo(wave: np.ndarray, sr: int) -> float:
@@ -129,7 +137,7 @@ def _check_wave_array(wave: np.ndarray, sr: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class BaselineFeatures:
+class BaselineFeatures(AudioFeatureExtractor):
     """EDGE's 35-d baseline audio features (``data/audio_extraction/baseline_features.py``), ``[T, 35]``.
 
     Columns, in EDGE's order (see ``COLUMNS``): onset-strength envelope (1), MFCC (20), chroma CENS (12),
@@ -142,6 +150,7 @@ class BaselineFeatures:
     fps: int = 30
 
     name: ClassVar[str] = "baseline"
+    file_params: ClassVar[tuple[str, ...]] = ("start_bpm",)
     COLUMNS: ClassVar[dict[str, slice]] = {
         "envelope": slice(0, 1),
         "mfcc": slice(1, 21),
@@ -210,12 +219,6 @@ class BaselineFeatures:
         ).astype(np.float32, copy=False)
         return fit_length(features, num_frames, zero_pad_columns=self._EVENT_COLUMNS)
 
-    def params_for_file(self, source: AudioSource) -> dict[str, Any]:
-        """Inputs taken from the file name: the AIST++ ``start_bpm`` (``None`` → estimated from the audio)."""
-        if isinstance(source, str | os.PathLike):
-            return {"start_bpm": tempo_from_name(Path(source).name)}
-        return {"start_bpm": None}
-
     def for_file(
         self,
         source: AudioSource,
@@ -224,14 +227,10 @@ class BaselineFeatures:
         num_frames: int | None = None,
         max_seconds: float | None = None,
     ) -> np.ndarray:
-        """Decode ``source`` (path or bytes) and extract ``[T, 35]``.
-
-        ``start_bpm`` defaults to the AIST++ tempo of the file name (:func:`tempo_from_name`), else it is
-        estimated from the audio as EDGE does.
-        """
+        """Decode ``source`` (path or bytes) and extract ``[T, 35]``; ``start_bpm=None`` estimates the
+        tempo from the audio as EDGE does for music without an AIST++ name
+        (:func:`a2a.data.naming.tempo_from_name` gives the AIST++ tempo)."""
         wave, sr = load_audio(source, max_seconds=max_seconds)
-        if start_bpm is None:
-            start_bpm = self.params_for_file(source)["start_bpm"]
         return self(wave, sr, start_bpm=start_bpm, num_frames=num_frames)
 
 
@@ -347,7 +346,7 @@ def _import_transformers() -> Any:
         ) from error
 
 
-class PretrainedAudioFeatures:
+class PretrainedAudioFeatures(AudioFeatureExtractor):
     """Hidden states of a local WavLM / HuBERT (any ``transformers`` speech encoder) at ``fps`` → ``[T, H]``.
 
     The model (``config.json``, weights, ``preprocessor_config.json``) is read from the directory ``path``
@@ -358,6 +357,8 @@ class PretrainedAudioFeatures:
 
     Args:
         path: local model directory.
+        kind: the model type the config expects (``"wavlm"``, ``"hubert"``, …; the model's
+            ``config.model_type``); a model of another type is refused. ``None`` accepts any.
         layer: ``None`` → ``last_hidden_state``; an int selects ``hidden_states[layer]`` (0 = input to the
             first transformer layer, ``num_hidden_layers`` = last; negative counts from the end).
         sr: model sample rate (must match the preprocessor's ``sampling_rate``).
@@ -368,6 +369,7 @@ class PretrainedAudioFeatures:
     def __init__(
         self,
         path: str | os.PathLike | None,
+        kind: str | None = None,
         layer: int | None = None,
         sr: int = 16000,
         fps: int = 30,
@@ -416,6 +418,11 @@ class PretrainedAudioFeatures:
         # Receptive field of the conv stack: 1 + Σ (k_i − 1)·Π_{j<i} s_j (400 samples for wav2vec2 models).
         self.receptive_field = 1 + sum((k - 1) * math.prod(strides[:i]) for i, k in enumerate(kernels))
         self.name = str(config.model_type)
+        if kind is not None and self.name != kind:
+            raise AudioError(
+                f"features={kind} but the model at {self.path} is a {self.name!r} model; "
+                f"use features={self.name} or point features.path at a {kind} model"
+            )
         self.layer = layer
         self.sr = sr
         self.fps = fps
@@ -447,16 +454,6 @@ class PretrainedAudioFeatures:
             "chunk_seconds": self.chunk_seconds,
             "context_seconds": self.context_seconds,
         }
-
-    def params_for_file(self, source: AudioSource) -> dict[str, Any]:
-        return {}
-
-    def for_file(
-        self, source: AudioSource, *, num_frames: int | None = None, max_seconds: float | None = None
-    ) -> np.ndarray:
-        """Decode ``source`` (path or bytes) and extract ``[T, dim]``."""
-        wave, sr = load_audio(source, max_seconds=max_seconds)
-        return self(wave, sr, num_frames=num_frames)
 
     def __call__(self, wave: np.ndarray, sr: int, *, num_frames: int | None = None) -> np.ndarray:
         """Hidden states of ``wave [n]`` at rate ``sr`` → ``[T, dim]`` float32, ``T = 1 + ⌊n·fps/sr⌋``."""
@@ -504,44 +501,17 @@ class PretrainedAudioFeatures:
         return hidden[0].float().cpu().numpy()
 
 
-FEATURES: dict[str, str] = {
-    "baseline": "EDGE's 35-d librosa features (BaselineFeatures)",
-    "wavlm": "WavLM hidden states from a local model dir (PretrainedAudioFeatures)",
-    "hubert": "HuBERT hidden states from a local model dir (PretrainedAudioFeatures)",
-}
-
-
-def build_features(name: str, **kwargs: Any) -> BaselineFeatures | PretrainedAudioFeatures:
-    """Make the extractor called ``name`` (``baseline | wavlm | hubert``) with its keyword arguments.
-
-    For ``wavlm``/``hubert`` the model found at ``path`` must be of that type (its config ``model_type``).
-    """
-    if name == "baseline":
-        return BaselineFeatures(**kwargs)
-    if name in ("wavlm", "hubert"):
-        extractor = PretrainedAudioFeatures(**kwargs)
-        if extractor.name != name:
-            raise AudioError(
-                f"features={name} but the model at {extractor.path} is a {extractor.name!r} model; "
-                f"use features={extractor.name} or point features.path at a {name} model"
-            )
-        return extractor
-    options = ", ".join(f"{key} ({text})" for key, text in FEATURES.items())
-    raise A2AError(f"unknown audio features {name!r}; choose one of: {options}")
-
-
 __all__ = [
     "TEMPO_ESTIMATION_SR",
     "AudioFeatureExtractor",
     "BaselineFeatures",
     "PretrainedAudioFeatures",
-    "build_features",
     "edge_window_count",
     "estimate_tempo",
     "extract_per_slice",
     "extract_per_song",
+    "file_params",
     "fit_length",
     "frame_count",
     "slice_features",
-    "tempo_from_name",
 ]

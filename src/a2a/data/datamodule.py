@@ -12,9 +12,10 @@ Preprocessing, per split:
    seconds; a tail shorter than a window is dropped, as EDGE does;
 5. the normaliser is fitted on the frames of the **training** windows only and applied to every split.
 
-Batches are dicts: ``motion [B, T, D]`` (normalised float32), ``cond [B, T, F]`` float32, ``name``
-(list of sequence names), ``start`` ``[B]`` (first frame of the window), ``genre`` (list of labels) and
-``genre_id`` ``[B]`` (index into :attr:`MotionDataModule.genres`, −1 for a label unseen in training).
+Batches are dicts: ``motion [B, T, D]`` (normalised float32), ``cond`` — the named conditions the data
+config declares (``data.conditions``): ``audio [B, T, F]`` float32 and/or ``genre [B]`` (long, index into
+:attr:`MotionDataModule.genres`) — ``name`` (list of sequence names), ``start`` ``[B]`` (first frame of
+the window), ``genre`` (list of labels) and ``genre_id`` ``[B]`` (−1 for a label unseen in training).
 
 Unlike EDGE, contacts are computed on the whole sequence before slicing, so a window's last frame has
 its true contact instead of always "in contact".
@@ -38,18 +39,22 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from a2a.audio import FeatureCache, extract_many
-from a2a.audio.features import AudioFeatureExtractor
+from a2a.audio.features import AudioFeatureExtractor, file_params
+from a2a.config import config_source
 from a2a.data.curated import open_source
 from a2a.data.describe import summarize_source
-from a2a.data.normalizer import MinMaxNormalizer
+from a2a.data.naming import tempo_from_name
 from a2a.data.windows import BadItem, BadItemPolicy, DanceSequence, DanceSource, WindowSpec, window_starts
 from a2a.errors import A2AError, DatasetError
-from a2a.motion.representation import EdgeRepresentation
+from a2a.motion.normalizer import Normalizer, normalizer_from_state_dict
+from a2a.motion.representation import EdgeRepresentation, MotionRepresentation
 
 log = logging.getLogger(__name__)
 
 # Audio and motion of one sequence may differ by a few frames (rounding); more than this is worth a warning.
 _LENGTH_MISMATCH_WARN_S = 1.0
+# The named conditions a dance dataset can put in a batch.
+CONDITIONS = ("audio", "genre")
 
 
 def seed_worker(worker_id: int) -> None:
@@ -92,10 +97,6 @@ class PreparedSplit:
     cond: list[np.ndarray]
     windows: list[tuple[int, int]]
 
-    @property
-    def seconds(self) -> float:
-        return float(sum(len(m) for m in self.motion))
-
 
 class WindowDataset(Dataset):
     """Fixed-length windows of normalised motion and audio features (see the module docstring for items)."""
@@ -103,11 +104,13 @@ class WindowDataset(Dataset):
     def __init__(
         self,
         split: PreparedSplit,
-        normalizer: MinMaxNormalizer,
+        normalizer: Normalizer,
         length: int,
         genre_ids: dict[str, int],
+        conditions: tuple[str, ...] = ("audio",),
     ) -> None:
         self.length = length
+        self.conditions = conditions
         self.names = split.names
         self.genres = split.genres
         self.genre_ids = [genre_ids.get(g, -1) for g in split.genres]
@@ -121,9 +124,13 @@ class WindowDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         seq, start = self.windows[index]
         end = start + self.length
+        available = {
+            "audio": lambda: self.cond[seq][start:end],
+            "genre": lambda: torch.tensor(self.genre_ids[seq], dtype=torch.long),
+        }
         return {
             "motion": self.motion[seq][start:end],
-            "cond": self.cond[seq][start:end],
+            "cond": {key: available[key]() for key in self.conditions},
             "name": self.names[seq],
             "start": start,
             "genre": self.genres[seq],
@@ -139,7 +146,9 @@ class MotionDataModule(pl.LightningDataModule):
             :func:`a2a.data.curated.open_source`) or an open source object.
         features: audio feature extractor (``a2a.audio.BaselineFeatures()`` …); its ``fps`` must equal
             ``fps``.
-        representation: motion encoder with ``dim`` and ``encode(motion) -> [N, D]`` (EDGE 151-d default).
+        representation: motion encoder (:class:`~a2a.motion.representation.MotionRepresentation`, EDGE's
+            151-d by default); its ``make_normalizer()`` is fitted on the training split.
+        conditions: the named conditions in each batch's ``cond`` (``audio``, ``genre``).
         window_seconds, train_stride, test_stride, fps: windowing (EDGE: 5 s, 0.5 s, 2.5 s, 30 fps).
         batch_size, num_workers: DataLoader settings (the same for every split).
         seed: seeds the training shuffle and the DataLoader workers.
@@ -160,8 +169,9 @@ class MotionDataModule(pl.LightningDataModule):
         self,
         source: str | os.PathLike | DanceSource,
         features: AudioFeatureExtractor,
-        representation: EdgeRepresentation | None = None,
+        representation: MotionRepresentation | None = None,
         *,
+        conditions: list[str] | tuple[str, ...] = ("audio",),
         window_seconds: float = 5.0,
         train_stride: float = 0.5,
         test_stride: float = 2.5,
@@ -177,7 +187,7 @@ class MotionDataModule(pl.LightningDataModule):
         train_split: str = "train",
         val_split: str = "val",
         test_split: str = "test",
-        normalizer: MinMaxNormalizer | dict[str, torch.Tensor] | None = None,
+        normalizer: Normalizer | dict[str, torch.Tensor] | None = None,
         drop_last: bool = False,
         progress: bool = True,
     ) -> None:
@@ -193,6 +203,13 @@ class MotionDataModule(pl.LightningDataModule):
                 f"batch_size ({batch_size}) and feature_workers ({feature_workers}) must be ≥ 1, "
                 f"num_workers ({num_workers}) ≥ 0"
             )
+        unknown = [key for key in conditions if key not in CONDITIONS]
+        if unknown or not conditions:
+            raise DatasetError(
+                f"{config_source('data')}: data.conditions names {', '.join(unknown) or 'nothing'}; a dance "
+                f"dataset provides {', '.join(CONDITIONS)}"
+            )
+        self.conditions = tuple(conditions)
         self._source_arg = source
         self.source_kind = source_kind
         self.source_options = dict(source_options or {})
@@ -208,8 +225,8 @@ class MotionDataModule(pl.LightningDataModule):
         self.drop_last = drop_last
         self.progress = progress
         if isinstance(normalizer, dict):
-            normalizer = MinMaxNormalizer.from_state_dict(normalizer)
-        self.normalizer: MinMaxNormalizer | None = normalizer
+            normalizer = normalizer_from_state_dict(normalizer)
+        self.normalizer: Normalizer | None = normalizer
         self.bad: list[BadItem] = []
         self.genres: list[str] = []
         self._source: DanceSource | None = None
@@ -222,29 +239,12 @@ class MotionDataModule(pl.LightningDataModule):
     # --- sizes and description ----------------------------------------------------------------------
 
     @property
-    def motion_dim(self) -> int:
-        return int(self.representation.dim)
-
-    @property
     def feature_dim(self) -> int:
         return int(self.features.dim)
 
     @property
     def window_frames(self) -> int:
         return self.window.frames
-
-    def data_config(self) -> dict[str, Any]:
-        """What a checkpoint needs to rebuild inputs: fps, window, feature and representation configs."""
-        return {
-            "fps": self.window.fps,
-            "window_frames": self.window.frames,
-            "window_seconds": self.window.seconds,
-            "motion_dim": self.motion_dim,
-            "feature_dim": self.feature_dim,
-            "features": self.features.config(),
-            "representation": self.representation.config(),
-            "genres": list(self.genres),
-        }
 
     @property
     def source(self) -> DanceSource:
@@ -317,11 +317,13 @@ class MotionDataModule(pl.LightningDataModule):
             if s.audio not in self._song_features and s.audio not in self._song_errors
         ]
         paths = list(dict.fromkeys(a for a in songs if isinstance(a, Path)))
+        # Music named like AIST++ carries its tempo (EDGE's beat-tracking prior); others are estimated.
+        params = {p: file_params(self.features, start_bpm=tempo_from_name(p.name)) for p in paths}
         if self.cache is not None:
             # Hits are read here: spawning extraction workers only to read the cache costs seconds.
             for path in paths:
                 try:
-                    hit = self.cache.load(self.cache.key(path, self.features))
+                    hit = self.cache.load(self.cache.key(path, self.features, params[path]))
                 except A2AError:
                     continue  # unreadable file: extract_many reports it
                 if hit is not None:
@@ -336,6 +338,7 @@ class MotionDataModule(pl.LightningDataModule):
                     workers=self.feature_workers,
                     progress=self.progress,
                     skip_bad=self.skip_bad,
+                    params=params,
                 )
             except A2AError as exc:
                 owner = next((s.name for s in sequences if str(s.audio) in str(exc)), "")
@@ -445,20 +448,29 @@ class MotionDataModule(pl.LightningDataModule):
             )
         if self.normalizer is None:
             assert train is not None
-            # Min and max over the frames the windows cover equal EDGE's fit over all (overlapping) windows.
-            normalizer = MinMaxNormalizer()
+            # Statistics over the frames the windows cover equal EDGE's fit over all (overlapping) windows.
+            normalizer = self.representation.make_normalizer()
             for motion in train.motion:
                 normalizer.partial_fit(motion)
             self.normalizer = normalizer
         if train is not None and not self.genres:
             self.genres = sorted(set(train.genres) - {""})
+            if "genre" in self.conditions and not self.genres:
+                raise DatasetError(
+                    f"{self.source.root}: data.conditions includes genre, but the training split has no "
+                    "genre labels (AIST++ names carry them; curated data needs a genre column)"
+                )
         for role in roles:
             split = self._split_name(role)
             if split is None or role in self._datasets:
                 continue
             prepared = self._prepare_split(split)
             self._datasets[role] = WindowDataset(
-                prepared, self.normalizer, self.window.frames, {g: i for i, g in enumerate(self.genres)}
+                prepared,
+                self.normalizer,
+                self.window.frames,
+                {g: i for i, g in enumerate(self.genres)},
+                self.conditions,
             )
 
     # --- loaders ------------------------------------------------------------------------------------
@@ -487,7 +499,7 @@ class MotionDataModule(pl.LightningDataModule):
             persistent_workers=self.num_workers > 0,
         )
 
-    def _fitted_normalizer(self) -> MinMaxNormalizer:
+    def _fitted_normalizer(self) -> Normalizer:
         if self.normalizer is None:
             raise DatasetError("call setup() before asking for data loaders")
         return self.normalizer
@@ -517,5 +529,5 @@ class MotionDataModule(pl.LightningDataModule):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if "normalizer" in state_dict:
-            self.normalizer = MinMaxNormalizer.from_state_dict(state_dict["normalizer"])
+            self.normalizer = normalizer_from_state_dict(state_dict["normalizer"])
         self.genres = list(state_dict.get("genres", self.genres))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from a2a.errors import DatasetError
 
@@ -29,6 +30,7 @@ _NAME = re.compile(
     r"_m(?P<music_genre>[A-Z]{2})(?P<tempo_digit>\d)_ch(?P<choreo>\d{2})$"
 )
 _MUSIC = re.compile(r"^m(?P<genre>[A-Z]{2})(?P<digit>\d)$")
+_SLICE_SUFFIX = re.compile(r"_slice\d+$")
 
 
 def music_tempo(music_id: str) -> float | None:
@@ -96,3 +98,21 @@ def format_sequence_name(
     if not 0 <= tempo_digit <= 5:
         raise DatasetError(f"tempo digit must be 0..5, got {tempo_digit}")
     return f"g{genre}_s{situation}_cAll_d{dancer:02d}_m{genre}{tempo_digit}_ch{choreography:02d}"
+
+
+def tempo_from_name(name: str) -> float | None:
+    """AIST++ tempo (BPM) from a file name, or ``None`` when the name carries no AIST++ music id.
+
+    Accepts a sequence name (``gBR_sBM_cAll_d04_mBR0_ch01``), an EDGE slice name (``…_ch01_slice12``), a bare
+    music id (``mBR0``, the AIST++ music file names) or any name whose 5th ``_`` field is a music id (EDGE's
+    ``_get_tempo`` rule). A path is reduced to its stem.
+    """
+    stem = _SLICE_SUFFIX.sub("", Path(name).stem)
+    try:
+        return parse_sequence_name(stem).tempo
+    except DatasetError:
+        pass
+    fields = stem.split("_")
+    if len(fields) > 4 and (tempo := music_tempo(fields[4])) is not None:
+        return tempo
+    return music_tempo(stem)

@@ -141,12 +141,3 @@ def window_starts(num_frames: int, length: int, stride: int) -> list[int]:
     if length < 1 or stride < 1:
         raise DatasetError(f"window length and stride must be positive, got {length} and {stride}")
     return list(range(0, num_frames - length + 1, stride))
-
-
-def slice_windows(array: np.ndarray, starts: list[int], length: int) -> np.ndarray:
-    """Stack ``array[s : s + length]`` for each start: ``[N, ...]`` → ``[W, length, ...]``."""
-    if not starts:
-        return np.zeros((0, length, *array.shape[1:]), dtype=array.dtype)
-    if starts[-1] + length > len(array):
-        raise DatasetError(f"window [{starts[-1]}, {starts[-1] + length}) exceeds {len(array)} frames")
-    return np.stack([array[s : s + length] for s in starts])

@@ -8,23 +8,28 @@ channels mean. Typical generation::
                                               generator=torch.Generator().manual_seed(0), guidance=2.0)
 """
 
+from a2a.diffusion.conditions import ConditionDropout, ConditionMix, cond_rows, keep_mask
 from a2a.diffusion.constraints import FINAL_STEP, Constraint, StepConstraint
 from a2a.diffusion.guidance import (
     Conditioning,
     ConstantGuidance,
     Denoiser,
     GuidanceSchedule,
+    GuidanceWeight,
     RampGuidance,
     guided_output,
 )
 from a2a.diffusion.longform import (
     LongFormSampler,
+    LongFormStrategy,
+    OverlapStitch,
     WindowOverlap,
     WindowPlan,
     linear_blend,
     plan_windows,
     slice_windows,
     stitch,
+    window_conditions,
 )
 from a2a.diffusion.samplers import DDIMSampler, DDPMSampler, Sampler
 from a2a.diffusion.schedules import CosineSchedule, LinearSchedule, NoiseSchedule, standard_normal
@@ -32,6 +37,8 @@ from a2a.diffusion.training import diffusion_training_inputs, sample_timesteps, 
 
 __all__ = [
     "FINAL_STEP",
+    "ConditionDropout",
+    "ConditionMix",
     "Conditioning",
     "ConstantGuidance",
     "Constraint",
@@ -40,16 +47,21 @@ __all__ = [
     "DDPMSampler",
     "Denoiser",
     "GuidanceSchedule",
+    "GuidanceWeight",
     "LinearSchedule",
     "LongFormSampler",
+    "LongFormStrategy",
     "NoiseSchedule",
+    "OverlapStitch",
     "RampGuidance",
     "Sampler",
     "StepConstraint",
     "WindowOverlap",
     "WindowPlan",
+    "cond_rows",
     "diffusion_training_inputs",
     "guided_output",
+    "keep_mask",
     "linear_blend",
     "plan_windows",
     "sample_timesteps",
@@ -57,4 +69,5 @@ __all__ = [
     "standard_normal",
     "stitch",
     "training_target",
+    "window_conditions",
 ]

@@ -11,32 +11,38 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from a2a.diffusion.conditions import KeepMask, concat_conds, concat_keeps
 from a2a.errors import A2AError
 
 # A tensor with the batch first, a dict / list / tuple of such (batched leaf by leaf), or None for an
-# unconditional model.
+# unconditional model. Model families pass a dict of named conditions (see a2a.diffusion.conditions).
 Conditioning = Tensor | Mapping[str, Any] | Sequence[Any] | None
+# A guidance weight: None (no guidance), one number for all droppable conditions, or one per key.
+GuidanceWeight = float | Mapping[str, float] | None
 
 
 @runtime_checkable
 class Denoiser(Protocol):
     """The network called by every sampler.
 
-    ``denoiser(x [B, T, D], t LongTensor[B], cond [B, ...], keep_cond BoolTensor[B] | None) -> [B, T, D]``.
-    ``keep_cond=None`` keeps the condition for all samples; ``False`` entries must use the model's
+    ``denoiser(x [B, T, D], t LongTensor[B], cond, keep_cond) -> [B, T, D]``. ``cond`` holds the
+    conditions (for model families a dict such as ``{"audio": [B, T, F], "style": [B, S]}``);
+    ``keep_cond`` is ``None`` (keep all), a ``BoolTensor[B]`` for every droppable condition at once, or
+    ``{key: BoolTensor[B]}`` (see :mod:`a2a.diffusion.conditions`); ``False`` entries use the model's
     learned null condition. The output is x̂0 or ε, as the schedule's ``prediction`` says.
+
+    Model-family denoisers also declare ``conditions`` (the keys they consume) and ``droppable`` (the
+    keys their null condition can replace).
     """
 
-    def __call__(
-        self, x: Tensor, t: Tensor, cond: Conditioning, keep_cond: Tensor | None = None
-    ) -> Tensor: ...
+    def __call__(self, x: Tensor, t: Tensor, cond: Conditioning, keep_cond: KeepMask = None) -> Tensor: ...
 
 
 def cond_batch_size(cond: Conditioning) -> int | None:
@@ -71,20 +77,8 @@ def check_cond_batch(cond: Conditioning, batch: int, option: str = "cond") -> No
             check_cond_batch(leaf, batch, f"{option}[{i}]")
 
 
-def double_cond(cond: Conditioning) -> Conditioning:
-    """Concatenate ``cond`` with itself along the batch: ``[B, ...] -> [2B, ...]`` for every tensor leaf."""
-    if isinstance(cond, Tensor):
-        return torch.cat([cond, cond], dim=0)
-    if isinstance(cond, Mapping):
-        return {key: double_cond(leaf) for key, leaf in cond.items()}
-    if isinstance(cond, (list, tuple)):
-        doubled = [double_cond(leaf) for leaf in cond]
-        return type(cond)(*doubled) if hasattr(cond, "_fields") else type(cond)(doubled)
-    return cond
-
-
 def guided_output(
-    denoiser: Denoiser, x: Tensor, t: Tensor, cond: Conditioning, weight: float | None
+    denoiser: Denoiser, x: Tensor, t: Tensor, cond: Conditioning, weight: GuidanceWeight
 ) -> Tensor:
     """Classifier-free-guided model output ``[B, T, D]``.
 
@@ -92,11 +86,18 @@ def guided_output(
         x: ``[B, T, D]`` noisy input.
         t: ``LongTensor[B]``.
         cond: conditioning with batch ``B``.
-        weight: guidance weight w; ``None`` calls the denoiser once with the condition kept
-            (``keep_cond=None``), exactly as an unguided model.
+        weight: ``None`` calls the denoiser once with the condition kept (``keep_cond=None``), exactly as
+            an unguided model. A number w guides every droppable condition together:
+            ``unc + (cond − unc)·w``. A mapping ``{key: w_key}`` guides key by key, nested in the
+            mapping's order: with e_0 every listed key dropped and e_i the first i keys kept,
+            ``e_0 + Σ_i w_i·(e_i − e_{i−1})`` (one key reduces to plain guidance; equal weights to the
+            joint guidance of all listed keys). Unlisted keys stay as they are in every evaluation.
+            All evaluations run as ONE batched call.
     """
     batch = x.shape[0]
-    if weight is None:
+    if isinstance(weight, Mapping):
+        out = _per_key_guidance(denoiser, x, t, cond, weight)
+    elif weight is None:
         out = denoiser(x, t, cond, None)
     elif weight == 1.0:
         out = denoiser(x, t, cond, torch.ones(batch, dtype=torch.bool, device=x.device))
@@ -109,7 +110,7 @@ def guided_output(
                 torch.zeros(batch, dtype=torch.bool, device=x.device),
             ]
         )
-        both = denoiser(torch.cat([x, x], dim=0), torch.cat([t, t], dim=0), double_cond(cond), keep)
+        both = denoiser(torch.cat([x, x], dim=0), torch.cat([t, t], dim=0), concat_conds([cond, cond]), keep)
         if both.shape[0] != 2 * batch:
             raise A2AError(f"denoiser returned batch {both.shape[0]} for a doubled input batch {2 * batch}")
         conditional, unconditional = both[:batch], both[batch:]
@@ -121,6 +122,33 @@ def guided_output(
     return out
 
 
+def _per_key_guidance(
+    denoiser: Denoiser, x: Tensor, t: Tensor, cond: Conditioning, weights: Mapping[str, float]
+) -> Tensor:
+    keys = list(weights)
+    if not keys:
+        return denoiser(x, t, cond, None)
+    batch, device = x.shape[0], x.device
+    ones = torch.ones(batch, dtype=torch.bool, device=device)
+    zeros = torch.zeros(batch, dtype=torch.bool, device=device)
+    # evaluation i keeps the first i keys and drops the rest of the listed ones
+    keeps = [{key: ones if j < i else zeros for j, key in enumerate(keys)} for i in range(len(keys) + 1)]
+    count = len(keeps)
+    joined = denoiser(
+        torch.cat([x] * count, dim=0),
+        torch.cat([t] * count, dim=0),
+        concat_conds([cond] * count),
+        concat_keeps(keeps, batch, device),
+    )
+    if joined.shape[0] != count * batch:
+        raise A2AError(f"denoiser returned batch {joined.shape[0]} for an input batch of {count * batch}")
+    parts = joined.split(batch)
+    out = parts[0]
+    for i, key in enumerate(keys, start=1):
+        out = out + (parts[i] - parts[i - 1]) * float(weights[key])
+    return out
+
+
 def _check_weight(weight: float) -> float:
     weight = float(weight)
     if not math.isfinite(weight) or weight < 0:
@@ -128,21 +156,41 @@ def _check_weight(weight: float) -> float:
     return weight
 
 
+def check_guidance_weight(weight: float | Mapping[str, float]) -> float | dict[str, float]:
+    """A valid guidance weight: a finite number >= 0, or a mapping of such per condition key."""
+    if isinstance(weight, Mapping):
+        return {str(key): _check_weight(w) for key, w in weight.items()}
+    if isinstance(weight, bool) or not isinstance(weight, int | float):
+        raise A2AError(f"guidance weight must be a number or a mapping key → number, got {weight!r}")
+    return _check_weight(weight)
+
+
+def map_weight(weight: float | Mapping[str, float], fn: Callable[[float], float]) -> float | dict[str, float]:
+    """Apply ``fn`` to a guidance weight, key by key for a per-key mapping."""
+    if isinstance(weight, Mapping):
+        return {key: fn(w) for key, w in weight.items()}
+    return fn(weight)
+
+
 class GuidanceSchedule(ABC):
-    """Guidance weight per sampler step: ``weights(n)[k]`` is used at step k (k = 0 is the noisiest)."""
+    """Guidance weight per sampler step: ``weights(n)[k]`` is used at step k (k = 0 is the noisiest).
+
+    A weight is one number, or a mapping key → number for per-condition guidance (each key follows the
+    schedule on its own).
+    """
 
     @abstractmethod
-    def weights(self, num_steps: int) -> list[float]:
+    def weights(self, num_steps: int) -> list[float | dict[str, float]]:
         """``num_steps`` guidance weights, one per model evaluation step of the sampler."""
 
 
 class ConstantGuidance(GuidanceSchedule):
     """The same weight at every step (EDGE ``ddim_sample``/``p_sample_loop``: w = 2)."""
 
-    def __init__(self, weight: float = 2.0) -> None:
-        self.weight = _check_weight(weight)
+    def __init__(self, weight: float | Mapping[str, float] = 2.0) -> None:
+        self.weight = check_guidance_weight(weight)
 
-    def weights(self, num_steps: int) -> list[float]:
+    def weights(self, num_steps: int) -> list[float | dict[str, float]]:
         return [self.weight] * int(num_steps)
 
     def __repr__(self) -> str:
@@ -153,27 +201,42 @@ class RampGuidance(GuidanceSchedule):
     """EDGE's long-form ramp: ``clip(linspace(start, start + 2(w − start), n), max=w)``.
 
     With the default ``start=0`` this is exactly EDGE's ``clip(linspace(0, 2w, n), max=w)``: the first
-    step is unconditional and w is reached half-way. ``start=1`` begins fully conditional instead.
+    step is unconditional and w is reached half-way. ``start=1`` begins fully conditional instead. A
+    per-key weight ramps every key from ``start`` to its own w.
     """
 
-    def __init__(self, weight: float = 2.0, start: float = 0.0) -> None:
-        self.weight = _check_weight(weight)
+    def __init__(self, weight: float | Mapping[str, float] = 2.0, start: float = 0.0) -> None:
+        self.weight = check_guidance_weight(weight)
         self.start = _check_weight(start)
-        if self.start > self.weight:
+        low = min(self.weight.values(), default=self.start) if isinstance(self.weight, dict) else self.weight
+        if self.start > low:
             raise A2AError(f"RampGuidance start ({self.start}) must not exceed weight ({self.weight})")
 
-    def weights(self, num_steps: int) -> list[float]:
-        ramp = np.linspace(self.start, self.start + 2.0 * (self.weight - self.start), int(num_steps))
-        return [float(w) for w in np.clip(ramp, None, self.weight)]
+    def _ramp(self, weight: float, num_steps: int) -> list[float]:
+        ramp = np.linspace(self.start, self.start + 2.0 * (weight - self.start), int(num_steps))
+        return [float(w) for w in np.clip(ramp, None, weight)]
+
+    def weights(self, num_steps: int) -> list[float | dict[str, float]]:
+        if isinstance(self.weight, dict):
+            per_key = {key: self._ramp(w, num_steps) for key, w in self.weight.items()}
+            return [{key: ramp[i] for key, ramp in per_key.items()} for i in range(int(num_steps))]
+        return list(self._ramp(self.weight, num_steps))
 
     def __repr__(self) -> str:
         return f"RampGuidance(weight={self.weight}, start={self.start})"
 
 
-def as_guidance_schedule(guidance: float | GuidanceSchedule | None) -> GuidanceSchedule | None:
-    """Accept a number (constant weight), a schedule, or None (no guidance: plain conditional calls)."""
+def as_guidance_schedule(
+    guidance: float | Mapping[str, float] | GuidanceSchedule | None,
+) -> GuidanceSchedule | None:
+    """Accept a number or per-key mapping (constant weight), a schedule, or None (no guidance)."""
     if guidance is None or isinstance(guidance, GuidanceSchedule):
         return guidance
-    if isinstance(guidance, (int, float)) and not isinstance(guidance, bool):
+    if isinstance(guidance, Mapping) or (
+        isinstance(guidance, int | float) and not isinstance(guidance, bool)
+    ):
         return ConstantGuidance(guidance)
-    raise A2AError(f"guidance must be a number, a GuidanceSchedule or None, got {type(guidance).__name__}")
+    raise A2AError(
+        f"guidance must be a number, a mapping key → number, a GuidanceSchedule or None, "
+        f"got {type(guidance).__name__}"
+    )

@@ -16,13 +16,21 @@ stitched result to ``num_frames``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import torch
 from torch import Tensor
 
-from a2a.diffusion.constraints import StepConstraint, as_constraint_list
-from a2a.diffusion.guidance import Conditioning, Denoiser, GuidanceSchedule
+from a2a.diffusion.constraints import FINAL_STEP, StepConstraint, as_constraint_list
+from a2a.diffusion.guidance import (
+    Conditioning,
+    ConstantGuidance,
+    Denoiser,
+    GuidanceSchedule,
+    GuidanceWeight,
+    RampGuidance,
+)
 from a2a.diffusion.samplers import Sampler, StepPlan
 from a2a.diffusion.schedules import NoiseSchedule
 from a2a.errors import A2AError
@@ -117,13 +125,15 @@ def slice_windows(sequence: Tensor, plan: WindowPlan, pad: str = "edge") -> Tens
 class WindowOverlap:
     """Step constraint making each window's first ``window − hop`` frames equal the previous window's last.
 
-    ``x [n_windows, window, D]``; applied after every step, the final one included.
+    ``x [n_windows, window, D]``; applied after every step, the final one included unless ``final`` is
+    False (then the final x̂0 of each window keeps its own overlap, for the stitch to blend).
     """
 
-    def __init__(self, hop: int) -> None:
+    def __init__(self, hop: int, final: bool = True) -> None:
         if isinstance(hop, bool) or int(hop) != hop or int(hop) < 1:
             raise A2AError(f"hop must be a positive integer, got {hop!r}")
         self.hop = int(hop)
+        self.final = bool(final)
 
     def check(self, shape: tuple[int, int, int]) -> None:
         if self.hop > shape[1]:
@@ -134,7 +144,7 @@ class WindowOverlap:
     ) -> Tensor:
         window, hop = x.shape[1], self.hop
         overlap = window - hop
-        if x.shape[0] < 2 or overlap == 0:
+        if x.shape[0] < 2 or overlap == 0 or (t_next == FINAL_STEP and not self.final):
             return x
         x = x.clone()
         if overlap <= hop:
@@ -160,11 +170,11 @@ class LongFormSampler:
         hop: frames between window starts (EDGE: window/2 = 75).
     """
 
-    def __init__(self, inner_sampler: Sampler, hop: int) -> None:
+    def __init__(self, inner_sampler: Sampler, hop: int, constrain_final: bool = True) -> None:
         if not isinstance(inner_sampler, Sampler):
             raise A2AError(f"inner_sampler must be a Sampler, got {type(inner_sampler).__name__}")
         self.inner_sampler = inner_sampler
-        self.overlap = WindowOverlap(hop)
+        self.overlap = WindowOverlap(hop, final=constrain_final)
 
     @property
     def hop(self) -> int:
@@ -256,3 +266,128 @@ def stitch(
         current = current_next
     committed.append(current)
     return torch.cat(committed, dim=0)[: int(total)]
+
+
+class LongFormStrategy(ABC):
+    """How a model family turns audio of any length into one motion: plan the windows, denoise them,
+    join them. Stored in the checkpoint (``longform`` config) and swappable at generation time.
+
+    Conditions come in two mappings: ``frame_cond`` holds per-frame tensors ``[N, ...]`` (audio features)
+    that the strategy cuts into windows; ``static_cond`` holds per-sequence tensors ``[...]`` (a style)
+    given to every window. Denoised windows stay in the model's normalised space; :meth:`join` works on
+    whatever per-frame channels the caller hands it (the representation's stitch space).
+    """
+
+    @abstractmethod
+    def sample(
+        self,
+        sampler: Sampler,
+        denoiser: Denoiser,
+        *,
+        frames: int,
+        window: int,
+        dim: int,
+        frame_cond: Mapping[str, Tensor],
+        static_cond: Mapping[str, Tensor],
+        schedule: NoiseSchedule,
+        guidance: GuidanceWeight,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        progress: bool = False,
+    ) -> Tensor:
+        """Denoised windows ``[n, window, dim]`` covering ``frames`` frames."""
+
+    @abstractmethod
+    def join(self, windows: Tensor, frames: int, blend_fn: BlendFn | None = None) -> Tensor:
+        """Windows ``[n, window, C]`` (as returned by :meth:`sample`, mapped channel-wise by the caller)
+        → one sequence ``[frames, C]``; ``blend_fn`` cross-fades overlapping frames."""
+
+
+def window_conditions(
+    frame_cond: Mapping[str, Tensor], static_cond: Mapping[str, Tensor], plan: WindowPlan
+) -> dict[str, Tensor]:
+    """Per-window conditions: per-frame tensors cut by ``plan`` (last frame repeated into the padding),
+    per-sequence tensors repeated for every window."""
+    cond = {key: slice_windows(value, plan) for key, value in frame_cond.items()}
+    for key, value in static_cond.items():
+        if key in cond:
+            raise A2AError(f"condition {key!r} is given both per frame and per sequence")
+        cond[key] = value.unsqueeze(0).expand(len(plan), *value.shape).contiguous()
+    return cond
+
+
+class OverlapStitch(LongFormStrategy):
+    """EDGE's long form: windows every ``hop`` frames, all denoised in ONE batch, their overlaps made
+    to agree after every step (:class:`WindowOverlap`), then stitched with a cross-fade.
+
+    Args:
+        hop_fraction: hop as a fraction of the window (EDGE: 0.5, i.e. 75 of 150 frames).
+        ramp_guidance: with more than one window, ramp the guidance weight in over the steps
+            (:class:`RampGuidance`, EDGE's ``long_ddim_sample``); a single window always uses it throughout.
+        constrain_final: copy the overlaps on the final x̂0 as well (then the windows agree exactly and the
+            cross-fade has nothing to blend).
+    """
+
+    def __init__(
+        self, hop_fraction: float = 0.5, ramp_guidance: bool = True, constrain_final: bool = True
+    ) -> None:
+        hop_fraction = float(hop_fraction)
+        if not 0.0 < hop_fraction <= 1.0:
+            raise A2AError(f"longform.hop_fraction must lie in (0, 1], got {hop_fraction}")
+        self.hop_fraction = hop_fraction
+        self.ramp_guidance = bool(ramp_guidance)
+        self.constrain_final = bool(constrain_final)
+
+    def hop(self, window: int) -> int:
+        """Frames between window starts for a window of ``window`` frames (at least 1)."""
+        return max(1, int(window * self.hop_fraction))
+
+    def plan(self, frames: int, window: int) -> WindowPlan:
+        return plan_windows(frames, window, self.hop(window))
+
+    def sample(
+        self,
+        sampler: Sampler,
+        denoiser: Denoiser,
+        *,
+        frames: int,
+        window: int,
+        dim: int,
+        frame_cond: Mapping[str, Tensor],
+        static_cond: Mapping[str, Tensor],
+        schedule: NoiseSchedule,
+        guidance: GuidanceWeight,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        progress: bool = False,
+    ) -> Tensor:
+        plan = self.plan(frames, window)
+        cond = {
+            k: v.to(device) if device is not None else v
+            for k, v in window_conditions(frame_cond, static_cond, plan).items()
+        }
+        if guidance is None:
+            guide = None
+        elif len(plan) > 1 and self.ramp_guidance:
+            guide = RampGuidance(guidance)
+        else:
+            guide = ConstantGuidance(guidance)
+        return LongFormSampler(sampler, plan.hop, self.constrain_final).sample(
+            denoiser,
+            (len(plan), window, dim),
+            cond,
+            schedule=schedule,
+            generator=generator,
+            guidance=guide,
+            progress=progress,
+            device=device,
+        )
+
+    def join(self, windows: Tensor, frames: int, blend_fn: BlendFn | None = None) -> Tensor:
+        return stitch(windows, self.hop(windows.shape[1]), total_frames=frames, blend_fn=blend_fn)
+
+    def __repr__(self) -> str:
+        return (
+            f"OverlapStitch(hop_fraction={self.hop_fraction}, ramp_guidance={self.ramp_guidance}, "
+            f"constrain_final={self.constrain_final})"
+        )

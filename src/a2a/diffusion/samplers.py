@@ -26,11 +26,12 @@ from a2a.diffusion.guidance import (
     as_guidance_schedule,
     check_cond_batch,
     guided_output,
+    map_weight,
 )
 from a2a.diffusion.schedules import NoiseSchedule, standard_normal
 from a2a.errors import A2AError
 
-StepPlan = list[tuple[int, int, float | None]]
+StepPlan = list[tuple[int, int, float | dict[str, float] | None]]
 
 
 def _cond_device(cond: Conditioning) -> torch.device | None:
@@ -102,7 +103,7 @@ class Sampler(ABC):
             )
         cap_below = self.cap_guidance_below * schedule.num_steps
         return [
-            (t, t_next, min(w, 1.0) if t < cap_below else w)
+            (t, t_next, map_weight(w, lambda v: min(v, 1.0)) if t < cap_below else w)
             for (t, t_next), w in zip(pairs, weights, strict=True)
         ]
 
@@ -115,7 +116,7 @@ class Sampler(ABC):
         *,
         schedule: NoiseSchedule,
         generator: torch.Generator | None = None,
-        guidance: float | GuidanceSchedule | None = None,
+        guidance: float | Mapping[str, float] | GuidanceSchedule | None = None,
         constraint: StepConstraint | Sequence[StepConstraint] | None = None,
         x_T: Tensor | None = None,
         progress: bool = False,
@@ -129,7 +130,8 @@ class Sampler(ABC):
             cond: conditioning with batch ``B`` (tensor, dict/list of tensors, or None).
             schedule: the schedule the denoiser was trained with (``prediction``, ``clip_x0``).
             generator: source of all randomness (x_T, step noise, constraint noise); seeded → repeatable.
-            guidance: classifier-free guidance weight or schedule; None = plain conditional calls.
+            guidance: classifier-free guidance weight (a number, or ``{key: weight}`` per condition) or
+                schedule; None = plain conditional calls.
             constraint: one constraint or a list applied in order after every step, final step included.
             x_T: ``[B, T, D]`` starting noise (default: drawn from ``generator``).
             progress: show a progress bar.

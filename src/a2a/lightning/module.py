@@ -1,9 +1,12 @@
-"""``DiffusionModule``: trains any denoiser on any motion representation with the shared diffusion core.
+"""``DiffusionModule``: trains any model family's denoiser with the shared diffusion core.
 
-The module is built from plain config dicts (Hydra ``_target_`` nodes), which Lightning stores as
-``hyper_parameters`` in every checkpoint. Together with the normaliser statistics and the ``a2a``
-metadata block written in :meth:`on_save_checkpoint`, a checkpoint alone rebuilds its generator —
-no pickled training classes.
+The module is built from plain config dicts (Hydra ``_target_`` nodes) — denoiser, schedule,
+representation, loss, long-form strategy — which Lightning stores as ``hyper_parameters`` in every
+checkpoint. Together with the normaliser statistics and the ``a2a`` block written in
+:meth:`on_save_checkpoint` (:func:`a2a.checkpoint.metadata`), a checkpoint alone rebuilds its
+generator — no pickled training classes. Nothing here is specific to one family: batches carry named
+conditions, classifier-free-guidance dropout is per condition key, and the loss's named terms are
+logged as they come.
 """
 
 from __future__ import annotations
@@ -15,19 +18,18 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import OmegaConf
 from torch import Tensor
+from torch.optim.swa_utils import get_ema_multi_avg_fn
 
-from a2a import __version__
+from a2a.checkpoint.format import TRAINED_KIND, metadata, migrate
 from a2a.config import instantiate
-from a2a.data.normalizer import MinMaxNormalizer
+from a2a.diffusion.conditions import ConditionDropout, cond_rows
 from a2a.diffusion.training import diffusion_training_inputs, training_target
 from a2a.errors import A2AError
-from a2a.losses import EdgeMotionLoss
+from a2a.motion.normalizer import Normalizer, normalizer_from_state_dict
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT_FORMAT = 1
 
 # The EMA copy of the denoiser is in eval mode on purpose; Lightning's start-of-fit warning about eval-mode
 # modules would only alarm users.
@@ -35,24 +37,47 @@ warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the st
 
 
 def _plain(cfg: Any) -> Any:
-    """Resolved plain containers from DictConfig (or a dict that may hold DictConfigs)."""
-    if isinstance(cfg, DictConfig):
+    """Resolved plain containers from DictConfig/ListConfig (or containers that may hold them)."""
+    if OmegaConf.is_config(cfg):
         return OmegaConf.to_container(cfg, resolve=True)
     return copy.deepcopy(cfg)
 
 
+def check_conditions(denoiser: Any, conditions: list[str], cond_drop: dict[str, float]) -> None:
+    """The denoiser consumes only provided conditions and drops only conditions it can replace."""
+    consumed = tuple(getattr(denoiser, "conditions", ()))
+    droppable = tuple(getattr(denoiser, "droppable", ()))
+    name = type(denoiser).__name__
+    missing = [key for key in consumed if key not in conditions]
+    if missing:
+        raise A2AError(
+            f"{name} consumes condition(s) {', '.join(missing)} that the data does not provide "
+            f"(model.conditions / data.conditions: {', '.join(conditions) or 'none'})"
+        )
+    extra = [key for key in cond_drop if key not in droppable]
+    if extra:
+        raise A2AError(
+            f"model.cond_drop names {', '.join(extra)}, but {name} has a null condition only for "
+            f"{', '.join(droppable) or 'nothing'}"
+        )
+
+
 class DiffusionModule(pl.LightningModule):
-    """Diffusion training of a motion denoiser with EMA, CFG condition dropout and motion losses.
+    """Diffusion training of a motion denoiser with EMA, per-condition CFG dropout and a configured loss.
 
     Args:
-        denoiser: ``_target_`` config of the network (follows :class:`a2a.diffusion.Denoiser`).
+        denoiser: ``_target_`` config of the network (follows :class:`a2a.diffusion.Denoiser`; declares
+            the ``conditions`` it consumes and the ``droppable`` ones it has a null condition for).
         schedule: ``_target_`` config of the noise schedule.
         representation: ``_target_`` config of the motion representation (e.g. EDGE's 151-d).
-        loss: weights and options of :class:`a2a.losses.EdgeMotionLoss`.
+        loss: ``_target_`` config of an :class:`a2a.losses.MotionLoss` (built with the representation).
         optimizer: ``_target_`` config of a torch optimizer, ``_partial_: true`` (params come later).
         sampler: ``_target_`` config of the default sampler stored for generation.
-        cond_drop_prob: probability of training a sample unconditionally (classifier-free guidance).
-        guidance_weight: default CFG weight at generation.
+        longform: ``_target_`` config of the :class:`a2a.diffusion.LongFormStrategy` generation uses.
+        conditions: the condition keys the data provides (``data.conditions``), stored for generation.
+        cond_drop: ``{key: probability}`` of training a sample without that condition (classifier-free
+            guidance; EDGE: ``{audio: 0.25}``).
+        guidance_weight: default CFG weight at generation (a number, or ``{key: weight}``).
         ema_decay: EMA decay; the EMA weights are what generation uses.
         ema_warmup: ramp the decay as ``min(decay, (1 + step) / (10 + step))`` (off in EDGE; useful for
             short runs, where a 0.9999 EMA would still be the random initialisation).
@@ -70,8 +95,10 @@ class DiffusionModule(pl.LightningModule):
         loss: dict,
         optimizer: dict,
         sampler: dict,
-        cond_drop_prob: float = 0.25,
-        guidance_weight: float = 2.0,
+        longform: dict | None = None,
+        conditions: list[str] | None = None,
+        cond_drop: dict[str, float] | None = None,
+        guidance_weight: float | dict[str, float] = 2.0,
         ema_decay: float = 0.9999,
         ema_warmup: bool = False,
         fps: float = 30.0,
@@ -88,8 +115,10 @@ class DiffusionModule(pl.LightningModule):
                 "loss": _plain(loss),
                 "optimizer": _plain(optimizer),
                 "sampler": _plain(sampler),
-                "cond_drop_prob": float(cond_drop_prob),
-                "guidance_weight": float(guidance_weight),
+                "longform": _plain(longform or {"_target_": "a2a.diffusion.OverlapStitch"}),
+                "conditions": list(_plain(conditions) or ["audio"]),
+                "cond_drop": dict(_plain(cond_drop) or {}),
+                "guidance_weight": _plain(guidance_weight),
                 "ema_decay": float(ema_decay),
                 "ema_warmup": bool(ema_warmup),
                 "fps": float(fps),
@@ -98,20 +127,20 @@ class DiffusionModule(pl.LightningModule):
                 "validation": _plain(validation or {}),
             }
         )
-        if not 0.0 <= cond_drop_prob <= 1.0:
-            raise A2AError(f"model.cond_drop_prob must be in [0, 1], got {cond_drop_prob}")
         if not 0.0 <= ema_decay < 1.0:
             raise A2AError(f"model.ema_decay must be in [0, 1), got {ema_decay}")
+        self.condition_dropout = ConditionDropout(self.hparams.cond_drop)
         self.denoiser = instantiate(self.hparams.denoiser)
+        check_conditions(self.denoiser, self.hparams.conditions, self.hparams.cond_drop)
         self.ema_denoiser = copy.deepcopy(self.denoiser).requires_grad_(False).eval()
         self.schedule = instantiate(self.hparams.schedule)
         self.representation = instantiate(self.hparams.representation)
-        self.motion_loss = EdgeMotionLoss(self.representation, **self.hparams.loss)
-        self.normalizer: MinMaxNormalizer | None = None
+        self.motion_loss = instantiate(self.hparams.loss, representation=self.representation)
+        self.normalizer: Normalizer | None = None
 
     # --- normaliser -----------------------------------------------------------------------------
 
-    def set_normalizer(self, normalizer: MinMaxNormalizer) -> None:
+    def set_normalizer(self, normalizer: Normalizer) -> None:
         """Adopt the training-split normaliser; it travels in every checkpoint from then on."""
         if normalizer.num_channels != self.representation.dim:
             raise A2AError(
@@ -127,25 +156,23 @@ class DiffusionModule(pl.LightningModule):
 
     # --- training -------------------------------------------------------------------------------
 
-    def _step_losses(self, batch: dict[str, Tensor], denoiser: torch.nn.Module, keep_cond: Tensor | None):
+    def _step_losses(self, batch: dict[str, Any], denoiser: torch.nn.Module, keep_cond: Any):
         x0, cond = batch["motion"], batch["cond"]
         x_t, t, noise = diffusion_training_inputs(x0, self.schedule)
         out = denoiser(x_t, t, cond, keep_cond)
         prediction = self.schedule.prediction
         x0_hat = out if prediction == "x0" else self.schedule.predict_x0(x_t, t, out)
-        terms = self.motion_loss(x0_hat, x0, self.normalizer)
-        if prediction != "x0":
-            terms["simple"] = torch.nn.functional.mse_loss(out, training_target(x0, noise, prediction))
-            terms["total"] = sum(self.motion_loss.weights[k] * terms[k] for k in self.motion_loss.weights)
-        return terms
+        target = training_target(x0, noise, prediction)
+        return self.motion_loss(x0_hat, x0, self.normalizer, output=out, target=target)
 
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        keep = self.denoiser.random_keep_mask(batch["motion"].shape[0], self.hparams.cond_drop_prob)
-        terms = self._step_losses(batch, self.denoiser, keep.to(self.device))
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         batch_size = batch["motion"].shape[0]
+        keep = self.condition_dropout.keep_masks(batch_size, device=self.device)
+        terms = self._step_losses(batch, self.denoiser, keep)
         self.log("train/loss", terms["total"], prog_bar=True, batch_size=batch_size)
-        for name in ("simple", "velocity", "fk", "foot"):
-            self.log(f"train/{name}", terms[name], batch_size=batch_size)
+        for name, value in terms.items():
+            if name != "total":
+                self.log(f"train/{name}", value, batch_size=batch_size)
         return terms["total"]
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
@@ -154,15 +181,16 @@ class DiffusionModule(pl.LightningModule):
             step = self.global_step
             decay = min(decay, (1 + step) / (10 + step))
         with torch.no_grad():
-            ema = list(self.ema_denoiser.parameters())
-            live = list(self.denoiser.parameters())
-            torch._foreach_lerp_(ema, live, 1.0 - decay)
+            # torch.optim.swa_utils' EMA update on the parameter lists (keeps the EMA copy a plain module,
+            # so its state-dict keys are the denoiser's own); buffers are copied, not averaged.
+            ema_update = get_ema_multi_avg_fn(decay)
+            ema_update(list(self.ema_denoiser.parameters()), list(self.denoiser.parameters()), None)
             for b_ema, b in zip(self.ema_denoiser.buffers(), self.denoiser.buffers(), strict=True):
                 b_ema.copy_(b)
 
     # --- validation -----------------------------------------------------------------------------
 
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         # Fixed noise per batch index so validation loss curves are comparable across epochs.
         state = torch.random.get_rng_state()
         torch.manual_seed(1234 + batch_idx)
@@ -183,7 +211,7 @@ class DiffusionModule(pl.LightningModule):
         return every > 0 and (self.current_epoch + 1) % every == 0 and self.normalizer is not None
 
     @torch.no_grad()
-    def _validator_score(self, batch: dict[str, Tensor]) -> tuple[float, float]:
+    def _validator_score(self, batch: dict[str, Any]) -> tuple[float, float]:
         """Generate the first few windows of the batch and score them against ground truth exactly as
         the subnet-25 validator would (BVH export → world positions → RMSE → correctness); speed is
         left out (it measures the miner, not the model), so the reward uses correctness at t = 0."""
@@ -196,7 +224,7 @@ class DiffusionModule(pl.LightningModule):
         x = sampler.sample(
             self.ema_denoiser,
             tuple(batch["motion"][:n].shape),
-            batch["cond"][:n],
+            cond_rows(batch["cond"], slice(0, n)),
             schedule=self.schedule,
             generator=generator,
             guidance=self.hparams.guidance_weight,
@@ -229,18 +257,17 @@ class DiffusionModule(pl.LightningModule):
             raise A2AError(
                 "cannot save a checkpoint before the normaliser is set (train on a datamodule first)"
             )
-        checkpoint["a2a"] = {
-            "format": CHECKPOINT_FORMAT,
-            "version": __version__,
-            "kind": "diffusion",
-            "normalizer": self.normalizer.state_dict(),
-            "representation": self.representation.config(),
-            "fps": self.hparams.fps,
-            "window": self.hparams.window,
-        }
+        checkpoint["a2a"] = metadata(
+            kind=TRAINED_KIND,
+            normalizer=self.normalizer.state_dict(),
+            representation=self.representation.config(),
+            fps=self.hparams.fps,
+            window=self.hparams.window,
+        )
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         meta = checkpoint.get("a2a")
         if meta is None or "normalizer" not in meta:
             raise A2AError("checkpoint has no 'a2a' block with normaliser statistics: not an a2a checkpoint")
-        self.normalizer = MinMaxNormalizer.from_state_dict(meta["normalizer"])
+        checkpoint.update(migrate(checkpoint, "ckpt_path"))
+        self.normalizer = normalizer_from_state_dict(checkpoint["a2a"]["normalizer"])

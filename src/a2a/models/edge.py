@@ -1,17 +1,19 @@
 """EDGE denoiser: a FiLM transformer decoder cross-attending to encoded music (Tseng et al., CVPR 2023).
 
 Architecture and numerics follow Stanford-TML/EDGE ``model/model.py`` (``DanceDecoder``) exactly, so the
-released ``checkpoint.pt`` loads through :func:`a2a.models.edge_checkpoint.edge_state_dict_to_a2a`.
+released ``checkpoint.pt`` loads through :func:`a2a.checkpoint.edge_names.edge_state_dict_to_a2a`.
 Module names differ from the original; the mapping lives in that module.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor, nn
 
+from a2a.diffusion.conditions import KeepMask, keep_mask
 from a2a.errors import A2AError
 from a2a.models.layers import (
     AbsolutePositionalEncoding,
@@ -24,10 +26,11 @@ from a2a.models.layers import (
 )
 
 NUM_TIME_TOKENS = 2
+AUDIO = "audio"
 
 
 class EdgeDenoiser(nn.Module):
-    """x0-predicting denoiser of EDGE.
+    """x0-predicting denoiser of EDGE: consumes the ``audio`` condition and can drop it (CFG).
 
     Data flow for ``x`` [B, T, nfeats], ``t`` [B], ``cond`` [B, T, cond_feature_dim]:
 
@@ -48,6 +51,9 @@ class EdgeDenoiser(nn.Module):
     The null embedding has a fixed length, so every input must have exactly ``seq_len`` frames (EDGE has
     the same restriction); longer audio is handled by the sampler, window by window.
     """
+
+    conditions = (AUDIO,)
+    droppable = (AUDIO,)
 
     def __init__(
         self,
@@ -141,29 +147,7 @@ class EdgeDenoiser(nn.Module):
         for layer in [*self.music_encoder, *self.decoder_layers]:
             layer.attention_backend = backend
 
-    @staticmethod
-    def random_keep_mask(
-        batch: int,
-        drop_prob: float,
-        generator: torch.Generator | None = None,
-        device: torch.device | str | None = None,
-    ) -> Tensor:
-        """Classifier-free-guidance keep mask [B] (True = keep the music), EDGE's ``prob_mask_like``.
-
-        ``drop_prob`` 0 gives all True and 1 all False without drawing random numbers; otherwise each row
-        is kept when a uniform draw is below ``1 - drop_prob``.
-        """
-        if not 0.0 <= drop_prob <= 1.0:
-            raise A2AError(f"cond_drop_prob must be in [0, 1], got {drop_prob}")
-        keep_prob = 1.0 - drop_prob
-        if keep_prob == 1.0:
-            return torch.ones(batch, dtype=torch.bool, device=device)
-        if keep_prob == 0.0:
-            return torch.zeros(batch, dtype=torch.bool, device=device)
-        draws = torch.rand(batch, generator=generator, device=generator.device if generator else device)
-        return (draws < keep_prob).to(device)
-
-    def _check_inputs(self, x: Tensor, t: Tensor, cond: Tensor, keep_cond: Tensor | None) -> None:
+    def _check_inputs(self, x: Tensor, t: Tensor, cond: Tensor) -> None:
         if x.ndim != 3 or x.shape[-1] != self.nfeats:
             raise A2AError(f"denoiser input x must be [B, T, {self.nfeats}], got {list(x.shape)}")
         batch, frames = x.shape[:2]
@@ -180,30 +164,34 @@ class EdgeDenoiser(nn.Module):
             )
         if t.shape != (batch,):
             raise A2AError(f"denoiser timesteps t must be [B] = [{batch}], got {list(t.shape)}")
-        if keep_cond is not None and (keep_cond.shape != (batch,) or keep_cond.dtype != torch.bool):
-            raise A2AError(
-                f"keep_cond must be a bool tensor [B] = [{batch}], "
-                f"got {keep_cond.dtype} {list(keep_cond.shape)}"
-            )
 
-    def forward(self, x: Tensor, t: Tensor, cond: Tensor, keep_cond: Tensor | None = None) -> Tensor:
+    def forward(
+        self, x: Tensor, t: Tensor, cond: Tensor | Mapping[str, Tensor], keep_cond: KeepMask = None
+    ) -> Tensor:
         """Predict the clean motion.
 
         Args:
             x: [B, seq_len, nfeats] noisy (normalised) motion.
             t: [B] diffusion timesteps (integers; reals are accepted).
-            cond: [B, seq_len, cond_feature_dim] music features.
-            keep_cond: [B] bool; False rows use the learned null condition. None keeps every row.
+            cond: ``{"audio": [B, seq_len, cond_feature_dim]}`` music features (the batch's conditions;
+                other keys are ignored), or that tensor itself.
+            keep_cond: [B] bool or ``{"audio": [B] bool}``; False rows use the learned null condition.
+                None keeps every row.
 
         Returns:
             [B, seq_len, nfeats] x0 prediction.
         """
-        self._check_inputs(x, t, cond, keep_cond)
-        batch, frames = x.shape[:2]
-        if keep_cond is None:
-            # Still route through the null embeddings (as EDGE does) so they always take part in the
-            # graph; DDP without find_unused_parameters relies on that.
-            keep_cond = torch.ones(batch, dtype=torch.bool, device=x.device)
+        if isinstance(cond, Mapping):
+            if AUDIO not in cond:
+                raise A2AError(
+                    f"EDGE's denoiser needs the {AUDIO!r} condition; got {', '.join(cond) or 'none'}"
+                )
+            cond = cond[AUDIO]
+        # Even with everything kept the null embeddings take part in the graph (as in EDGE); DDP without
+        # find_unused_parameters relies on that.
+        keep = keep_mask(keep_cond, AUDIO, x.shape[0], x.device)
+        self._check_inputs(x, t, cond)
+        frames = x.shape[1]
 
         h = self.motion_projection(x)
         music = self.music_projection(cond)
@@ -213,14 +201,14 @@ class EdgeDenoiser(nn.Module):
         rotary = self.rotary.positions(frames) if self.rotary is not None else None
         for layer in self.music_encoder:
             music = layer(music, rotary)
-        music = torch.where(keep_cond[:, None, None], music, self.null_cond_embed.to(music.dtype))
+        music = torch.where(keep[:, None, None], music, self.null_cond_embed.to(music.dtype))
 
         music_hidden = self.music_pool_projection(music.mean(dim=-2))
         time_hidden = self.time_mlp(t)
         film_cond = self.to_time_film(time_hidden)
         time_tokens = self.to_time_tokens(time_hidden).unflatten(-1, (NUM_TIME_TOKENS, self.latent_dim))
         null_hidden = self.null_cond_hidden.to(film_cond.dtype)
-        film_cond = film_cond + torch.where(keep_cond[:, None], music_hidden, null_hidden)
+        film_cond = film_cond + torch.where(keep[:, None], music_hidden, null_hidden)
 
         memory = self.memory_norm(torch.cat((music, time_tokens), dim=-2))
         # The rotated memory is identical for every decoder layer, so rotate it once.

@@ -1,4 +1,10 @@
-"""EDGE's 151-d motion representation: foot contacts, Z-up root translation, 24 local rotations in 6D.
+"""Motion representations: the contract every model family's features follow, and EDGE's 151-d one.
+
+:class:`MotionRepresentation` is what the shared training and generation code sees: ``dim``,
+``encode``/``decode_motion``, differentiable ``joint_positions`` for losses, the normaliser that belongs
+to the features, and a *stitch space* in which the windows of a long sequence are cross-faded.
+
+**EDGE's 151-d representation**: foot contacts, Z-up root translation, 24 local rotations in 6D.
 
 Channel layout of one frame (``[..., N, 151]``):
 
@@ -18,17 +24,24 @@ joint positions; the axis-angle vectors may differ by a 2π wrap).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 import torch
 
 from a2a.errors import MotionFormatError
 from a2a.motion.kinematics import forward_kinematics
 from a2a.motion.motion import Motion
+from a2a.motion.normalizer import MinMaxNormalizer, Normalizer
 from a2a.motion.rotations import (
     axis_angle_to_matrix,
+    axis_angle_to_quaternion,
     matrix_to_axis_angle,
     matrix_to_rotation_6d,
+    quaternion_slerp,
+    quaternion_to_axis_angle,
     rotation_6d_to_matrix,
+    standardize_quaternion,
 )
 from a2a.motion.skeleton import SMPL24, SMPL_FOOT_JOINTS, Skeleton
 
@@ -60,7 +73,51 @@ def foot_contacts(
     return (step < threshold).astype(np.float64)
 
 
-class EdgeRepresentation:
+class MotionRepresentation(ABC):
+    """Per-frame motion features of one model family (``[..., N, dim]``).
+
+    Subclasses set ``dim`` and implement the methods below; the training loop, the generator, the losses
+    and the checkpoint code use nothing else.
+    """
+
+    dim: int
+
+    @abstractmethod
+    def config(self) -> dict:
+        """Plain description for checkpoints."""
+
+    @abstractmethod
+    def encode(self, motion: Motion) -> np.ndarray:
+        """Motion → features ``[N, dim]`` float32."""
+
+    @abstractmethod
+    def decode_motion(self, x: torch.Tensor | np.ndarray, fps: float = 30.0) -> Motion:
+        """One clip ``[N, dim]`` (data units, not normalised) → :class:`Motion`."""
+
+    @abstractmethod
+    def joint_positions(self, x: torch.Tensor) -> torch.Tensor:
+        """Joint positions ``[..., N, J, 3]`` by forward kinematics (differentiable; for losses)."""
+
+    @abstractmethod
+    def make_normalizer(self) -> Normalizer:
+        """A fresh (unfitted) normaliser of the kind these features are trained with."""
+
+    @abstractmethod
+    def stitch_space(self, x: torch.Tensor) -> torch.Tensor:
+        """Features ``[..., N, dim]`` (data units) → per-frame channels ``[..., N, C]`` in which
+        overlapping windows are blended (:meth:`blend`) and from which :meth:`motion_from_stitch` builds
+        the motion."""
+
+    @abstractmethod
+    def blend(self, a: torch.Tensor, b: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Cross-fade ``a, b [L, C]`` (stitch space) with weights ``w [L]`` from 0 (all a) to 1 (all b)."""
+
+    @abstractmethod
+    def motion_from_stitch(self, s: torch.Tensor, fps: float) -> Motion:
+        """Stitch-space channels ``[N, C]`` → :class:`Motion`."""
+
+
+class EdgeRepresentation(MotionRepresentation):
     """Encode a :class:`Motion` into EDGE's 151 channels and decode them back.
 
     Args:
@@ -159,3 +216,29 @@ class EdgeRepresentation:
             x = x.detach().cpu().double().numpy()
         poses, trans = self.decode(x)
         return Motion(poses, trans, fps)
+
+    # --- normaliser and long-form stitching ------------------------------------------------------------
+
+    def make_normalizer(self) -> MinMaxNormalizer:
+        """EDGE's per-channel min–max to [−1, 1]."""
+        return MinMaxNormalizer()
+
+    def stitch_space(self, x: torch.Tensor) -> torch.Tensor:
+        """``[..., N, 151]`` → Y-up root translation and 24 joint quaternions ``[..., N, 3 + 96]``
+        (standardised to w ≥ 0), where windows are blended linearly (root) and by slerp (rotations)."""
+        poses, trans = self.decode(x)
+        quats = standardize_quaternion(axis_angle_to_quaternion(poses))
+        return torch.cat([trans, quats.flatten(-2)], dim=-1)
+
+    def blend(self, a: torch.Tensor, b: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Linear cross-fade of the root, slerp per joint (EDGE's long-form blend); ``a, b [L, 99]``."""
+        lin = a[:, :3] * (1 - w[:, None]) + b[:, :3] * w[:, None]
+        qa = a[:, 3:].reshape(len(a), -1, 4)
+        qb = b[:, 3:].reshape(len(b), -1, 4)
+        q = quaternion_slerp(qa, qb, w[:, None].expand(-1, qa.shape[1]))
+        return torch.cat([lin, q.reshape(len(a), -1)], dim=-1)
+
+    def motion_from_stitch(self, s: torch.Tensor, fps: float) -> Motion:
+        """``[N, 99]`` (root, quaternions) → :class:`Motion`."""
+        poses = quaternion_to_axis_angle(s[:, 3:].reshape(len(s), -1, 4))
+        return Motion(poses.detach().cpu().numpy(), s[:, :3].detach().cpu().numpy(), fps)

@@ -270,12 +270,6 @@ def matrix_to_euler(m: torch.Tensor, order: str) -> torch.Tensor:
 
 
 @_numpy_compatible
-def axis_angle_to_euler(aa: torch.Tensor, order: str) -> torch.Tensor:
-    """Axis-angle ``[..., 3]`` → Euler angles ``[..., 3]`` (radians) in ``order``."""
-    return matrix_to_euler(axis_angle_to_matrix(aa), order)
-
-
-@_numpy_compatible
 def euler_to_axis_angle(angles: torch.Tensor, order: str) -> torch.Tensor:
     """Euler angles ``[..., 3]`` (radians) in ``order`` → axis-angle ``[..., 3]``."""
     return matrix_to_axis_angle(euler_to_matrix(angles, order))
@@ -299,3 +293,18 @@ def quaternion_slerp(q0: torch.Tensor, q1: torch.Tensor, t: torch.Tensor | float
     w1 = torch.where(near, t, torch.sin(t * theta) / safe)
     out = w0 * q0 + w1 * q1
     return out / out.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+@_numpy_compatible
+def quaternion_mean(q: torch.Tensor, dim: int = 0) -> torch.Tensor:
+    """Normalised mean of unit quaternions ``[..., 4]`` along ``dim`` (``dim`` removed).
+
+    Each quaternion is first flipped into the hemisphere of the first one along ``dim`` (q and −q are the
+    same rotation), so rotations close to each other average to a rotation close to them. A good
+    approximation of the rotation mean when the rotations are not spread over more than ~90°.
+    """
+    _check_last(q, 4, "quaternions")
+    reference = q.select(dim, 0).unsqueeze(dim)
+    aligned = torch.where((q * reference).sum(-1, keepdim=True) < 0, -q, q)
+    mean = aligned.mean(dim=dim)
+    return mean / mean.norm(dim=-1, keepdim=True).clamp_min(1e-12)

@@ -14,13 +14,13 @@ global, and the file is refused with a :class:`CheckpointError` naming it; files
 (legacy non-zip saves, other pickle protocols) are still refused by the unpickler itself, which is where
 the safety lies. Torch's mechanism suffices, so no hand-written unpickler is needed.
 
-**What is written.** An a2a checkpoint that :func:`a2a.load` rebuilds and ``torch.load(weights_only=True)``
-reads with no allow-list: ``hyper_parameters`` (the EDGE denoiser sizes read off the weights, EDGE's cosine
-x0 schedule, representation, DDIM 50 steps eta 1, guidance 2, fps 30, window = the weights' ``seq_len``,
-and the rest of ``conf/model/edge.yaml`` so :class:`~a2a.lightning.DiffusionModule` can be rebuilt from it
-for fine-tuning), an ``a2a`` block (``kind: "edge-converted"``, the source path, the normaliser as plain
-tensors), and ``state_dict`` with the chosen EDGE weights under both ``ema_denoiser.*`` (what generation
-uses) and ``denoiser.*`` (the starting point of fine-tuning; the two share storage in the file).
+**What is written.** An a2a checkpoint (:mod:`a2a.checkpoint.format`) that :func:`a2a.load` rebuilds and
+``torch.load(weights_only=True)`` reads with no allow-list: ``hyper_parameters`` composed from
+``conf/model/edge.yaml`` and ``conf/sampler/ddim.yaml`` (so they follow the configs, not a copy of them)
+with the EDGE denoiser sizes read off the weights and window = the weights' ``seq_len``, an ``a2a`` block
+(``kind: "edge-converted"``, the source path, the normaliser as plain tensors), and ``state_dict`` with
+the chosen EDGE weights under both ``ema_denoiser.*`` (what generation uses) and ``denoiser.*`` (the
+starting point of fine-tuning; the two share storage in the file).
 
 **Features.** The feature width is read off the weights: 35 is EDGE's librosa baseline
 (:class:`a2a.audio.BaselineFeatures`); 4800 is Jukebox layer 66, which a2a cannot compute (it needs the
@@ -40,21 +40,19 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
-from a2a import __version__
-from a2a.data.normalizer import MinMaxNormalizer
-from a2a.errors import A2AError, CheckpointError
-from a2a.lightning.module import CHECKPOINT_FORMAT
-from a2a.models.edge import EdgeDenoiser
-from a2a.models.edge_checkpoint import (
+from a2a.checkpoint.edge_names import (
     DDP_PREFIX,
     a2a_state_dict_to_edge,
     edge_config_from_state_dict,
     edge_state_dict_to_a2a,
 )
+from a2a.checkpoint.format import lightning_version, metadata, save_checkpoint
+from a2a.errors import A2AError, CheckpointError
+from a2a.models.edge import EdgeDenoiser
+from a2a.motion.normalizer import MinMaxNormalizer
 from a2a.motion.representation import EdgeRepresentation
 
 EDGE_NORMALIZER_CLASS = "dataset.preprocess.Normalizer"
@@ -256,58 +254,31 @@ def edge_normalizer_state(normalizer: Any, channels: int, *, where: str = "") ->
         raise CheckpointError(f"{where}normaliser: {exc}") from None
 
 
-def _features_config(dim: int) -> dict[str, Any]:
-    """The ``features`` hyper-parameters for a feature width (``conf/features/baseline.yaml`` for 35)."""
-    if dim == BASELINE_FEATURE_DIM:
-        extractor = {
-            "_target_": "a2a.audio.BaselineFeatures",
-            "sr": 15360,
-            "hop_length": 512,
-            "fps": EDGE_FPS,
-        }
-        return {"dim": dim, "fps": EDGE_FPS, "extractor": extractor}
-    if dim == JUKEBOX_FEATURE_DIM:
-        name = "Jukebox layer 66, 4800-d; computing them needs the 5B-parameter Jukebox prior"
-    else:
-        name = f"{dim}-d features of a custom EDGE training"
-    return {"dim": dim, "fps": EDGE_FPS, "name": name, "extractor": None}
-
-
 def edge_hyper_parameters(denoiser: Mapping[str, Any], feature_dim: int, window: int) -> dict[str, Any]:
-    """``DiffusionModule`` hyper-parameters of a converted EDGE: ``conf/model/edge.yaml`` with the sizes
-    read off the weights, ``conf/sampler/ddim.yaml``, and the features config for ``feature_dim``."""
-    return {
-        "denoiser": {"_target_": "a2a.models.EdgeDenoiser", **denoiser},
-        "schedule": {
-            "_target_": "a2a.diffusion.CosineSchedule",
-            "num_steps": 1000,
-            "prediction": "x0",
-            "clip_x0": True,
-        },
-        "representation": {"_target_": "a2a.motion.representation.EdgeRepresentation"},
-        "loss": {
-            "simple": 0.636,
-            "velocity": 2.964,
-            "fk": 0.646,
-            "foot": 10.942,
-            "contact_threshold": 0.95,
-            "fk_on_normalized": True,
-        },
-        "optimizer": {"_target_": "torch.optim.AdamW", "_partial_": True, "lr": 4.0e-4, "weight_decay": 0.02},
-        "sampler": {"_target_": "a2a.diffusion.DDIMSampler", "steps": 50, "eta": 1.0},
-        "cond_drop_prob": 0.25,
-        "guidance_weight": 2.0,
-        "ema_decay": 0.9999,
-        "ema_warmup": False,
-        "fps": float(EDGE_FPS),
-        "window": int(window),
-        "features": _features_config(feature_dim),
-        "validation": {
-            "every_n_epochs": 10,
-            "windows": 4,
-            "sampler": {"_target_": "a2a.diffusion.DDIMSampler", "steps": 20, "eta": 0.0},
-        },
-    }
+    """Training-module hyper-parameters of a converted EDGE: ``conf/model/edge.yaml`` (with
+    ``conf/sampler/ddim.yaml`` and ``conf/features/baseline.yaml``) composed, then the denoiser sizes read
+    off the weights, the window, and the features of width ``feature_dim`` (35: EDGE's baseline; other
+    widths — 4800 is Jukebox layer 66 — have no a2a extractor: ``generate_features`` only)."""
+    from omegaconf import OmegaConf
+
+    from a2a.config import compose_config
+
+    cfg = compose_config(
+        "train",
+        ["model=edge", "sampler=ddim", "features=baseline", f"model.window={int(window)}", "data.source=-"],
+    )
+    hparams = OmegaConf.to_container(cfg.model, resolve=True)
+    assert isinstance(hparams, dict)
+    for key in ("_target_", "_recursive_"):
+        hparams.pop(key, None)
+    hparams["denoiser"] = {**hparams["denoiser"], **denoiser}
+    if feature_dim != BASELINE_FEATURE_DIM:
+        if feature_dim == JUKEBOX_FEATURE_DIM:
+            name = "Jukebox layer 66, 4800-d; computing them needs the 5B-parameter Jukebox prior"
+        else:
+            name = f"{feature_dim}-d features of a custom EDGE training"
+        hparams["features"] = {"dim": feature_dim, "fps": EDGE_FPS, "name": name, "extractor": None}
+    return hparams
 
 
 def _check_against_model(weights: Mapping[str, Tensor], model: EdgeDenoiser, where: str) -> None:
@@ -400,36 +371,17 @@ def convert_edge_checkpoint(
     state_dict.update({f"denoiser.{k}": v for k, v in tensors.items()})
     converted = {
         # Lightning's load_from_checkpoint reads this to decide on migrations.
-        "pytorch-lightning_version": pl.__version__,
+        "pytorch-lightning_version": lightning_version(),
         "state_dict": state_dict,
         "hyper_parameters": hyper_parameters,
-        "a2a": {
-            "format": CHECKPOINT_FORMAT,
-            "version": __version__,
-            "kind": CONVERTED_KIND,
-            "source": str(src),
-            "edge_weights": "ema_state_dict" if use_ema else "model_state_dict",
-            "normalizer": normalizer,
-            "representation": representation.config(),
-            "fps": float(EDGE_FPS),
-            "window": window,
-        },
+        "a2a": metadata(
+            kind=CONVERTED_KIND,
+            normalizer=normalizer,
+            representation=representation.config(),
+            fps=EDGE_FPS,
+            window=window,
+            source=str(src),
+            edge_weights="ema_state_dict" if use_ema else "model_state_dict",
+        ),
     }
-    _save_atomically(converted, out)
-    return out
-
-
-def _save_atomically(obj: dict[str, Any], out: Path) -> None:
-    """``torch.save`` to a temporary file beside ``out``, then rename: a crash never leaves half a file."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        # Through a file object, so the zip's internal folder is torch's fixed "archive", not the
-        # temporary name: the same source converts to the same bytes.
-        with open(tmp, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    return save_checkpoint(converted, out)

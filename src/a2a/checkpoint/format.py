@@ -1,0 +1,235 @@
+"""The a2a checkpoint format: what a file holds, how it is read, validated, migrated and written.
+
+A checkpoint is a ``torch.save``d dict that ``torch.load(weights_only=True)`` reads (tensors and plain
+containers only; no pickled classes):
+
+- ``state_dict``: ``ema_denoiser.*`` (the weights that generate) and, in training checkpoints,
+  ``denoiser.*`` plus Lightning's loop and optimizer state;
+- ``hyper_parameters``: the model family's resolved configs (``denoiser``, ``schedule``,
+  ``representation``, ``sampler``, ``longform``, ``loss``, ``optimizer``, ``features``, ``conditions``,
+  ``cond_drop``, ``guidance_weight``, ``fps``, ``window``, …) — the training module's keyword arguments;
+- ``a2a``: ``format`` (:data:`FORMAT`), ``version`` (the a2a that wrote it), ``kind`` (``diffusion`` for
+  trained models, ``edge-converted`` for imported weights), ``normalizer`` (plain tensors with a
+  ``kind``), ``representation`` (its plain description), ``fps``, ``window``.
+
+History: format 1 (a2a 0.1, EDGE only) had ``cond_drop_prob`` instead of per-key ``cond_drop``, a loss
+without ``_target_``, no ``longform`` and no ``conditions``, and named feature extractors through
+``a2a.audio.build_features``; :func:`migrate` turns it into format 2 in memory, so it generates exactly as
+before.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Mapping
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from a2a.checkpoint.configs import check_config, check_plain
+from a2a.errors import CheckpointError
+from a2a.version import __version__
+
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
+EMA_PREFIX = "ema_denoiser."
+TRAINED_KIND = "diffusion"
+
+# hyper-parameter → the place its config builds at (see a2a.checkpoint.configs.PLACES)
+BUILT_HPARAMS = {
+    "denoiser": "denoiser",
+    "schedule": "schedule",
+    "representation": "representation",
+    "sampler": "sampler",
+    "longform": "longform",
+    "loss": "loss",
+    "optimizer": "optimizer",
+}
+REQUIRED_HPARAMS = (
+    "denoiser",
+    "schedule",
+    "representation",
+    "sampler",
+    "longform",
+    "features",
+    "fps",
+    "window",
+)
+
+EDGE_LONGFORM = {
+    "_target_": "a2a.diffusion.OverlapStitch",
+    "hop_fraction": 0.5,
+    "ramp_guidance": True,
+    "constrain_final": True,
+}
+
+
+def lightning_version() -> str:
+    """The installed Lightning's version (Lightning reads it from a checkpoint to pick migrations)."""
+    return package_version("pytorch-lightning")
+
+
+def metadata(
+    *,
+    kind: str,
+    normalizer: Mapping[str, Any],
+    representation: Mapping[str, Any],
+    fps: float,
+    window: int,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The ``a2a`` block of a checkpoint written by this version."""
+    return {
+        "format": FORMAT,
+        "version": __version__,
+        "kind": kind,
+        "normalizer": dict(normalizer),
+        "representation": dict(representation),
+        "fps": float(fps),
+        "window": int(window),
+        **extra,
+    }
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load an a2a checkpoint with ``weights_only=True``, migrate it to :data:`FORMAT` and validate it.
+
+    Raises:
+        CheckpointError: missing or unreadable file, not an a2a checkpoint, a format this a2a cannot read,
+            missing entries, or stored configs that are not safe to build (naming the key).
+    """
+    path = Path(path)
+    where = str(path)
+    if not path.is_file():
+        raise CheckpointError(f"{where}: no such checkpoint file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # zip/pickle/EOF errors all mean "not a readable checkpoint"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise CheckpointError(f"{where}: not a readable checkpoint ({type(exc).__name__}: {first})") from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("a2a"), dict):
+        raise CheckpointError(
+            f"{where}: not an a2a checkpoint (no 'a2a' block); convert EDGE weights with `a2a convert-edge`"
+        )
+    ckpt = migrate(ckpt, where)
+    validate(ckpt, where)
+    return ckpt
+
+
+def migrate(ckpt: dict[str, Any], where: str) -> dict[str, Any]:
+    """``ckpt`` in the current format (a migrated copy for older formats; unchanged if current)."""
+    meta = ckpt.get("a2a") or {}
+    fmt = meta.get("format")
+    if fmt == FORMAT:
+        return ckpt
+    if fmt == 1:
+        return _format_1_to_2(ckpt)
+    raise CheckpointError(
+        f"{where}: checkpoint format {fmt!r} (written by a2a {meta.get('version', '?')}) is not one this "
+        f"a2a {__version__} reads (formats {', '.join(map(str, READABLE_FORMATS))}); "
+        + ("upgrade a2a" if isinstance(fmt, int) and fmt > FORMAT else "the file is not a valid checkpoint")
+    )
+
+
+def _format_1_to_2(ckpt: dict[str, Any]) -> dict[str, Any]:
+    out = dict(ckpt)
+    hparams = copy.deepcopy(dict(ckpt.get("hyper_parameters") or {}))
+    if "cond_drop_prob" in hparams:
+        hparams["cond_drop"] = {"audio": hparams.pop("cond_drop_prob")}
+    loss = hparams.get("loss")
+    if isinstance(loss, dict) and "_target_" not in loss:
+        hparams["loss"] = {"_target_": "a2a.losses.EdgeMotionLoss", **loss}
+    hparams.setdefault("longform", dict(EDGE_LONGFORM))
+    hparams.setdefault("conditions", ["audio"])
+    features = hparams.get("features")
+    extractor = features.get("extractor") if isinstance(features, dict) else None
+    if isinstance(extractor, dict) and extractor.get("_target_") == "a2a.audio.build_features":
+        extractor = dict(extractor)
+        name = extractor.pop("name", None)
+        if name == "baseline":
+            extractor["_target_"] = "a2a.audio.BaselineFeatures"
+        else:
+            extractor.update({"_target_": "a2a.audio.PretrainedAudioFeatures", "kind": name})
+        hparams["features"] = {**features, "extractor": extractor}
+    out["hyper_parameters"] = hparams
+    meta = dict(ckpt["a2a"])
+    meta["format"] = FORMAT
+    meta["migrated_from"] = 1
+    normalizer = meta.get("normalizer")
+    if isinstance(normalizer, dict) and "kind" not in normalizer:
+        meta["normalizer"] = {"kind": "minmax", **normalizer}
+    out["a2a"] = meta
+    return out
+
+
+def validate(ckpt: Mapping[str, Any], where: str) -> None:
+    """Check entries and stored configs of a current-format checkpoint (see :mod:`a2a.checkpoint.configs`)."""
+    meta = ckpt["a2a"]
+    hparams = ckpt.get("hyper_parameters")
+    if not isinstance(hparams, dict):
+        hparams = {}
+    missing = [k for k in REQUIRED_HPARAMS if k not in hparams]
+    missing += [f"a2a.{k}" for k in ("normalizer",) if k not in meta]
+    if not isinstance(ckpt.get("state_dict"), dict):
+        missing.append("state_dict")
+    if missing:
+        raise CheckpointError(
+            f"{where}: checkpoint lacks {', '.join(missing)} (written by a2a {meta.get('version', '?')}, "
+            f"this is a2a {__version__})"
+        )
+    for key, value in hparams.items():
+        label = f"{where}: checkpoint config {key}"
+        if key in BUILT_HPARAMS:
+            check_config(value, BUILT_HPARAMS[key], label)
+        elif key == "features":
+            _check_features(value, label)
+        elif key == "validation" and isinstance(value, dict):
+            for name, item in value.items():
+                if name == "sampler" and item is not None:
+                    check_config(item, "sampler", f"{label}.sampler")
+                else:
+                    check_plain(item, f"{label}.{name}")
+        else:
+            check_plain(value, label)
+    for key, value in meta.items():
+        if key != "normalizer":
+            check_plain(value, f"{where}: checkpoint a2a.{key}")
+
+
+def _check_features(features: Any, label: str) -> None:
+    if not isinstance(features, dict):
+        raise CheckpointError(f"{label} must be a mapping with dim, fps and extractor")
+    for name, item in features.items():
+        if name == "extractor" and item is not None:
+            check_config(item, "features", f"{label}.extractor")
+        else:
+            check_plain(item, f"{label}.{name}")
+
+
+def denoiser_weights(ckpt: Mapping[str, Any], where: str) -> dict[str, torch.Tensor]:
+    """The generating (EMA) denoiser weights of a checkpoint, prefix removed."""
+    weights = {k[len(EMA_PREFIX) :]: v for k, v in ckpt["state_dict"].items() if k.startswith(EMA_PREFIX)}
+    if not weights:
+        raise CheckpointError(f"{where}: no EMA denoiser weights ('{EMA_PREFIX}*') in the state_dict")
+    return weights
+
+
+def save_checkpoint(obj: Mapping[str, Any], out: str | os.PathLike) -> Path:
+    """``torch.save`` to a temporary file beside ``out``, then rename: a crash never leaves half a file."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        # Through a file object, so the zip's internal folder is torch's fixed "archive", not the
+        # temporary name: the same content gives the same bytes.
+        with open(tmp, "wb") as handle:
+            torch.save(dict(obj), handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
