@@ -24,6 +24,11 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 def run_python(code: str, home: Path, path: str | None = None) -> subprocess.CompletedProcess:
     """``python -c code`` with ``HOME=home`` (and ``PATH=path`` when given), a2a's sources first."""
+    return run_argv(["-c", code], home, path)
+
+
+def run_argv(argv: list[str], home: Path, path: str | None = None) -> subprocess.CompletedProcess:
+    """``python ARGV`` with ``HOME=home`` (and ``PATH=path`` when given), a2a's sources first."""
     env = {
         **os.environ,
         "HOME": str(home),
@@ -31,7 +36,7 @@ def run_python(code: str, home: Path, path: str | None = None) -> subprocess.Com
     }
     if path is not None:
         env["PATH"] = path
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, *argv], env=env, capture_output=True, text=True, timeout=300)
 
 
 def run_cli(
@@ -57,6 +62,15 @@ def test_help_is_light_and_touches_nothing(tmp_path):
         home,
     )
     assert loaded.stdout.strip() == "[]", loaded.stderr
+    # The mining parts that do not talk to the network import without bittensor too.
+    light = run_python(
+        "import sys; import a2a.mining.identity, a2a.mining.defaults; "
+        "from a2a.mining import BlacklistPolicy, InferenceQueue, ModelSlot, StaticView; "
+        "print('bittensor' in sys.modules)",
+        home,
+    )
+    assert light.stdout.strip() == "False", light.stderr
+    assert list(home.iterdir()) == []
 
 
 def test_joint_map_choices_are_the_validators_maps():
@@ -123,3 +137,15 @@ def test_importing_bittensor_keeps_other_loggers(tmp_path):
     # stdout holds only what the program prints (`a2a query` prints JSON there): no bittensor banner.
     assert done.stdout == "10 0\n"  # a2a.cli kept DEBUG, a2a stays NOTSET (bittensor sets CRITICAL)
     assert done.stderr == "DEBUG a2a.cli: still here\nWARNING a2a: me too\n"
+
+
+def test_mine_help_shows_only_the_miners_config(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    done = run_argv([str(SRC.parent / "mine.py"), "--help"], home)
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert "python mine.py ckpt=best.ckpt offline=true mine.allow_private_urls=true" in text
+    assert "mine.force=true" in text and "\nnetuid: 25\n" in text and "\nmine:\n  force: false\n" in text
+    assert "Configuration groups" not in text and "edge_adan" not in text and "\nmodel:" not in text
+    assert list(home.iterdir()) == []  # --help imports no bittensor

@@ -1,7 +1,9 @@
 """``python mine.py``: wallet, chain, axon and the serving loop around :class:`~a2a.mining.miner.Miner`.
 
-Online: connect to ``subtensor.network``, check the hotkey is registered on ``netuid``, serve the axon
-on chain, resync the metagraph every ``mine.epoch_length`` blocks (exit if the hotkey was deregistered).
+Online: connect to ``subtensor.network``, check that ``netuid`` identifies on chain as the
+audio-to-animation subnet (:mod:`a2a.mining.identity`; ``mine.force=true`` overrides), check the hotkey
+is registered on ``netuid``, serve the axon on chain, resync the metagraph every ``mine.epoch_length``
+blocks (exit if the hotkey was deregistered).
 Offline (``offline=true``): bind 127.0.0.1, never construct a Subtensor, never look up the public IP,
 accept any correctly signed caller, and create the wallet if it does not exist.
 """
@@ -18,6 +20,7 @@ from omegaconf import DictConfig
 
 from a2a.errors import A2AError
 from a2a.mining.chain import BlacklistPolicy, ChainView, MetagraphView, StaticView, require_registered
+from a2a.mining.identity import check_subnet
 from a2a.mining.intake import IntakeLimits
 from a2a.mining.miner import Miner, MinerSettings
 from a2a.mining.reload import ModelSlot
@@ -128,6 +131,7 @@ def serve(cfg: DictConfig) -> None:
         chain = StaticView()
     else:
         subtensor = bt.Subtensor(network=str(cfg.subtensor.network))
+        check_subnet(subtensor, int(cfg.netuid), str(cfg.subtensor.network), force=bool(cfg.mine.force))
         chain = MetagraphView(subtensor, int(cfg.netuid))
         caller = require_registered(chain, hotkey, int(cfg.netuid))
         log.info("event=registered netuid=%d uid=%d hotkey=%s", int(cfg.netuid), caller.uid, hotkey)
