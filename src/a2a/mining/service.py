@@ -20,11 +20,12 @@ from omegaconf import DictConfig
 
 from a2a.errors import A2AError
 from a2a.mining.chain import BlacklistPolicy, ChainView, MetagraphView, StaticView, require_registered
+from a2a.mining.defaults import LOOPBACK
 from a2a.mining.identity import check_subnet
 from a2a.mining.intake import IntakeLimits
 from a2a.mining.miner import Miner, MinerSettings
 from a2a.mining.reload import ModelSlot
-from a2a.mining.server import build_axon, build_loopback_axon, start_axon
+from a2a.mining.server import build_axon, build_loopback_axon, check_port_free, start_axon
 
 log = logging.getLogger("a2a.mining")
 
@@ -122,6 +123,8 @@ def serve(cfg: DictConfig) -> None:
     settings = settings_from_config(cfg)
     policy = policy_from_config(cfg)
     device = resolve_device(str(cfg.mine.device))
+    bind_ip = LOOPBACK if cfg.offline else str(cfg.axon.ip or "0.0.0.0")
+    check_port_free(bind_ip, int(cfg.axon.port))
     wallet = open_wallet(cfg)
     hotkey = wallet.hotkey.ss58_address
 
@@ -155,7 +158,7 @@ def serve(cfg: DictConfig) -> None:
         axon = build_axon(
             wallet,
             port=port,
-            bind_ip=str(cfg.axon.ip or "0.0.0.0"),
+            bind_ip=bind_ip,
             external_ip=cfg.axon.external_ip,
             external_port=cfg.axon.external_port,
             max_workers=cfg.axon.max_workers,

@@ -1,6 +1,6 @@
-"""The miner refuses a netuid whose on-chain identity is not the audio-to-animation subnet's.
+"""Miner start-up checks: the subnet's on-chain identity, a free port — before any slow work.
 
-A fake chain stands in for ``bt.Subtensor``: ``subnet(netuid)`` answers like bittensor 10.5's
+The miner refuses a netuid whose on-chain identity is not the audio-to-animation subnet's. A fake chain stands in for ``bt.Subtensor``: ``subnet(netuid)`` answers like bittensor 10.5's
 ``DynamicInfo`` (``subnet_name`` and an optional owner-set ``subnet_identity``); nothing leaves the machine.
 """
 
@@ -154,3 +154,29 @@ def test_serve_checks_the_identity_before_anything_else_on_chain(tmp_path, monke
         A2AError, match=f"^hotkey {wallet.hotkey.ss58_address} is not registered on netuid 25"
     ):
         serve(compose_config("mine", [*overrides, "mine.force=true"]))
+
+
+def test_busy_port_fails_at_once_in_one_line(tmp_path):
+    """A second miner on the same port used to load its model, then wait 30 s and print a traceback."""
+    import socket
+    import time
+
+    pytest.importorskip("bittensor")
+    from a2a.config import compose_config
+    from a2a.mining.service import serve
+
+    ckpt = tmp_path / "best.ckpt"
+    ckpt.write_bytes(b"never loaded: the port is checked first")
+    with socket.socket() as other_miner:
+        other_miner.bind(("127.0.0.1", 0))
+        other_miner.listen(1)
+        port = other_miner.getsockname()[1]
+        overrides = [f"ckpt={ckpt}", "offline=true", f"axon.port={port}", f"wallet.path={tmp_path / 'w'}"]
+        start = time.monotonic()
+        with pytest.raises(A2AError) as refused:
+            serve(compose_config("mine", [*overrides, "logging.level=WARNING"]))
+    assert time.monotonic() - start < 5.0
+    assert str(refused.value) == (
+        f"axon.port={port}: cannot listen on 127.0.0.1:{port} (Address already in use); another miner may "
+        "hold it: stop that one or choose another axon.port"
+    )
