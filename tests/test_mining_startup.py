@@ -1,7 +1,8 @@
 """Miner start-up checks: the subnet's on-chain identity, a free port — before any slow work.
 
-The miner refuses a netuid whose on-chain identity is not the audio-to-animation subnet's. A fake chain stands in for ``bt.Subtensor``: ``subnet(netuid)`` answers like bittensor 10.5's
-``DynamicInfo`` (``subnet_name`` and an optional owner-set ``subnet_identity``); nothing leaves the machine.
+The miner refuses a netuid whose on-chain identity is not the audio-to-animation subnet's. A fake chain
+stands in for ``bt.Subtensor``: ``subnet(netuid)`` answers like bittensor 10.5's ``DynamicInfo``
+(``subnet_name`` and an optional owner-set ``subnet_identity``); nothing leaves the machine.
 """
 
 from __future__ import annotations
