@@ -181,3 +181,13 @@ def test_busy_port_fails_at_once_in_one_line(tmp_path):
         f"axon.port={port}: cannot listen on 127.0.0.1:{port} (Address already in use); another miner may "
         "hold it: stop that one or choose another axon.port"
     )
+
+
+def test_unedited_netuid_placeholder_is_one_line(tmp_path):
+    from a2a.config import compose_config
+    from a2a.mining.service import serve
+
+    ckpt = tmp_path / "best.ckpt"
+    ckpt.write_bytes(b"x")
+    with pytest.raises(A2AError, match="^netuid must be the subnet's number, got 'NETUID'$"):
+        serve(compose_config("mine", [f"ckpt={ckpt}", "netuid=NETUID", "subtensor.network=NETWORK"]))

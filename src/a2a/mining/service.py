@@ -120,6 +120,8 @@ def serve(cfg: DictConfig) -> None:
     ckpt = Path(str(cfg.ckpt)).expanduser()
     if not ckpt.is_file():
         raise A2AError(f"ckpt={ckpt}: no such checkpoint file")
+    if not cfg.offline and not str(cfg.netuid).isdigit():
+        raise A2AError(f"netuid must be the subnet's number, got {cfg.netuid!r}")
     settings = settings_from_config(cfg)
     policy = policy_from_config(cfg)
     device = resolve_device(str(cfg.mine.device))
