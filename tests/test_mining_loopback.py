@@ -316,7 +316,7 @@ def test_refused_request_says_why_in_the_status_message(wallets, audio_file, tmp
         running.stop()
     assert code == 1 and not (tmp_path / "answer.bvh").exists()
     err = capsys.readouterr().err
-    assert "a2a query: the miner sent no animation (status 200: no animation: audio refused:" in err
+    assert "a2a query: empty answer (status 200: no animation: audio refused: " in err
     assert "longer than max_seconds=1.0" in err
 
 

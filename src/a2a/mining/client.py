@@ -221,7 +221,7 @@ def query_main(args: argparse.Namespace) -> int:
     if result["bvh"]:
         return 0
     print(
-        f"a2a query: the miner sent no animation (status {result['status_code']}: "
+        f"a2a query: empty answer (status {result['status_code']}: "
         f"{result['status_message'] or 'no reason given'})",
         file=sys.stderr,
     )
