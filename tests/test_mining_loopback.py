@@ -353,9 +353,13 @@ def test_readme_query_example_never_overwrites_its_inputs(wallets, tmp_path, mon
         assert "song.answer.bvh exists; pass --force to overwrite it or --out" in capsys.readouterr().err
         # ... and never writes over an input, even with --force.
         assert cli.main([*scored, "--out", "song.bvh", "--force", *common]) == 2
-        assert "--out song.bvh is the reference of this query" in capsys.readouterr().err
+        assert "song.bvh is the reference of this query: the answer needs another --out" in (
+            capsys.readouterr().err
+        )
         assert cli.main([*scored, "--out", "song.wav", "--force", *common]) == 2
-        assert "--out song.wav is the audio of this query" in capsys.readouterr().err
+        assert (
+            "song.wav is the audio of this query: the answer needs another --out" in capsys.readouterr().err
+        )
         assert cli.main([*scored, "--out", "url.bvh", *common]) == 0
     finally:
         running.stop()

@@ -100,7 +100,7 @@ JOINT_MAPS: dict[str, tuple[tuple[str, str], ...]] = {
     "edge_edge": EDGE_EDGE,
     "library_library": LIBRARY_LIBRARY,
 }
-# The joint map named after the rigs of the two files, answer first (see detect_joint_map).
+# joint_map=AUTO: the map named after the two files' rigs, answer first (detect_joint_map).
 AUTO = "auto"
 RIGS: dict[str, tuple[str, ...]] = {"edge": _SMPL_NAMES, "library": _LIBRARY_NAMES}
 

@@ -98,7 +98,7 @@ def answer_path(audio: Path, reference: Path | None, out: Path | None, force: bo
     path = Path(out) if out is not None else audio.with_name(f"{audio.stem}.answer.bvh")
     for role, source in (("audio", audio), ("reference", reference)):
         if source is not None and path.resolve() == Path(source).resolve():
-            raise A2AError(f"--out {path} is the {role} of this query; write the answer somewhere else")
+            raise A2AError(f"{path} is the {role} of this query: the answer needs another --out")
     if path.exists() and not force:
         raise A2AError(f"{path} exists; pass --force to overwrite it or --out to choose another file")
     return path

@@ -36,7 +36,7 @@ class VPA2ASynapse(bt.Synapse):
         return self.animation_output
 
 
-# A header value: one line, latin-1 encodable, short (h11 caps all headers together at 16 KiB).
+# The message travels as a header value: one ASCII line, well under aiohttp's 8190-byte field limit.
 MAX_STATUS_MESSAGE = 300
 
 
