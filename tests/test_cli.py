@@ -98,6 +98,7 @@ def test_score_detects_the_rig_and_warns_visibly_about_missing_joints(tmp_path):
         "reference:l_upleg_JNT"
     )
     assert "DEBUG" not in forced.stderr
+    assert list(home.iterdir()) == []  # scoring touches no ~/.bittensor
 
 
 def test_render_fallback_warning_and_debug_lines_print(tmp_path):
