@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# torch is pinned here (not in pyproject) so a CPU machine gets the local CPU wheel and GPU users keep theirs.
+# constraints.txt pins torch's version (not in pyproject), not its build: pip keeps any build of that version
+# already in $(VENV) (e.g. the CPU wheel from download.pytorch.org/whl/cpu, see the README); point
+# CONSTRAINTS= at your own file for another torch version.
 CONSTRAINTS ?= constraints.txt
 STAMP := $(VENV)/.installed
 DEMO_DATA ?= data/synthetic
@@ -14,8 +16,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	@echo "Installing a2a with its dev extras into $(VENV): torch, pytorch-lightning, bittensor, librosa, ..."
+	@echo "(about 2.5 GB with the CPU torch wheel; 2-5 minutes on a first install, silent until pip is done)"
 	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
-	touch $(STAMP)
+	@touch $(STAMP)
+	@echo "Installed into $(VENV); edit pyproject.toml or delete $(STAMP) to reinstall."
 
 install: $(STAMP)
 

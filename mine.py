@@ -1,4 +1,7 @@
-"""Mine on Bittensor subnet 25: ``python mine.py ckpt=best.ckpt`` (see conf/mine.yaml and the README).
+"""Serve a checkpoint to audio-to-animation validators: ``python mine.py ckpt=best.ckpt netuid=N``.
+
+Finney's netuid 25 has been another subnet since 20 May 2024; the miner checks the subnet's on-chain
+identity first (see conf/mine.yaml and the README).
 
 Offline loopback, no chain: ``python mine.py ckpt=best.ckpt offline=true``, then
 ``a2a query --port 8091 song.wav``.
@@ -11,11 +14,12 @@ from omegaconf import DictConfig
 
 import a2a.config  # noqa: F401  (config resolvers)
 from a2a.errors import A2AError
-from a2a.mining import serve
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="mine")
 def main(cfg: DictConfig) -> None:
+    from a2a.mining import serve  # imports bittensor: not for --help
+
     try:
         serve(cfg)
     except A2AError as exc:

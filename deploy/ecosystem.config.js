@@ -1,7 +1,9 @@
-// pm2 process file for the subnet-25 miner:
+// pm2 process file for an a2a miner (the subnet-25 protocol):
 //   pm2 start deploy/ecosystem.config.js && pm2 logs a2a-miner
 //   pm2 sendSignal SIGHUP a2a-miner    # reload the checkpoint now (it is also watched for changes)
-// Run from the repository root; edit the checkpoint, wallet and GPU below.
+// Run from the repository root; edit the checkpoint, wallet, GPU, NETUID and NETWORK below: the netuid and
+// network where the audio-to-animation subnet runs (finney's netuid 25 has been another subnet since
+// 20 May 2024; the miner refuses a subnet that does not identify as it).
 module.exports = {
   apps: [
     {
@@ -14,8 +16,8 @@ module.exports = {
         "wallet.name=miner",
         "wallet.hotkey=default",
         "axon.port=8091",
-        "subtensor.network=finney",
-        "netuid=25",
+        "subtensor.network=NETWORK",
+        "netuid=NETUID",
       ],
       env: { CUDA_VISIBLE_DEVICES: "0", PYTHONUNBUFFERED: "1" },
       autorestart: true,

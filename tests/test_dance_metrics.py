@@ -13,8 +13,10 @@ from scipy.signal import argrelextrema
 
 from a2a.errors import A2AError, MotionFormatError
 from a2a.metrics.dance import (
+    PoolCheck,
     beat_align_score,
     bootstrap_ci,
+    check_pool,
     clip_features,
     diversity,
     fid,
@@ -368,6 +370,25 @@ def test_fid_identical_sets_and_singular_case() -> None:
     # 5 samples in 10-d: rank-deficient covariances; sqrtm goes complex, the result is a real float.
     value = fid(rng.normal(size=(5, 10)), rng.normal(size=(30, 10)))
     assert isinstance(value, float) and np.isfinite(value) and value > 0
+
+
+def test_pool_check_flags_constant_features_and_small_pools() -> None:
+    rng = np.random.default_rng(2)
+    good = check_pool(rng.normal(size=(40, 8)))
+    assert good == PoolCheck(clips=40, features=8, constant=0)
+    assert good.fid_ok and good.diversity_ok and good.problem() is None
+    small = check_pool(rng.normal(size=(8, 8)))  # M = D: the pool covariance has rank 7
+    assert not small.fid_ok and small.diversity_ok
+    assert small.problem() == "GT pool too small: 8 clips for 8 features"
+    flat = rng.normal(size=(40, 8))
+    flat[:, [2, 5]] = 0.25  # two features the pool never varies in
+    constant = check_pool(flat)
+    assert constant.constant == 2 and not constant.fid_ok and not constant.diversity_ok
+    assert constant.problem() == "the GT pool is constant in 2 of 8 features"
+    # Why it matters: a generated set 0.01 off in one constant feature gets an FID of ~1e12.
+    gen = flat[:10].copy()
+    gen[:, 2] += 0.01
+    assert quantized_metrics(gen, gen[:, :4], flat, flat[:, :4])["FID_k"] > 1e11
 
 
 def test_fid_matches_bailando_formula_on_random_data() -> None:

@@ -17,7 +17,14 @@ def _cfg(overrides):
         return compose("evaluate", overrides=overrides)
 
 
-def test_evaluate_writes_a_complete_report(tiny_checkpoint, synthetic_root, tmp_path):
+def test_evaluate_writes_a_complete_report(tiny_checkpoint, synthetic_root, tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    y_limits = []
+    save = Figure.savefig
+    monkeypatch.setattr(
+        Figure, "savefig", lambda fig, *a, **k: (y_limits.append(fig.axes[0].get_ylim()), save(fig, *a, **k))
+    )
     cfg = _cfg(
         [
             f"ckpt=[{tiny_checkpoint},{tiny_checkpoint}]",
@@ -50,6 +57,26 @@ def test_evaluate_writes_a_complete_report(tiny_checkpoint, synthetic_root, tmp_
     markdown = (tmp_path / "report.md").read_text()
     assert "| ground truth |" in markdown and "FID_k" in markdown and "N = " in markdown
     assert (tmp_path / "plots" / "rewards.png").exists()
+    assert y_limits == [(0.0, 1.0)]  # rewards plotted from 0, not from just under the lowest bar
+    # The synthetic pool (12 sequences, 16 of 32 geometric features constant) cannot support FID: every
+    # FID is null in the JSON and "n/a" in the table, with the reason under Protocol.
+    pool = report["protocol"]["pool"]
+    assert pool["k"]["clips"] == report["protocol"]["n_gt"] and pool["k"]["features"] == 72
+    assert pool["g"]["constant"] > 0 and pool["g"]["problem"].startswith("the GT pool is constant in ")
+    for row in saved["rows"]:
+        assert (
+            row["dance"]["FID_k"] is None and row["dance"]["FID_g"] is None and row["dance"]["Div_g"] is None
+        )
+    assert "| n/a (pool too small) | n/a (pool constant) |" in markdown
+    assert f"FID_k is n/a: GT pool too small: {pool['k']['clips']} clips for 72 features" in markdown
+    assert (
+        "## How to read the rows" in markdown
+        and "**mean pose** holds the training set's average pose" in markdown
+    )
+    # Strict JSON: numbers or null, never NaN.
+    json.loads(
+        (tmp_path / "report.json").read_text(), parse_constant=lambda name: pytest.fail(f"{name} in JSON")
+    )
     assert len(report["renders"]) == 1
     assert len(list((tmp_path / "bvh" / "ground_truth").glob("*.bvh"))) == report["n_sequences"]
 
@@ -82,3 +109,11 @@ def test_evaluate_refuses_bad_requests(synthetic_root, tmp_path, tiny_checkpoint
                 ]
             )
         )
+
+
+def test_report_json_is_strict():
+    from a2a.evaluate import json_ready
+
+    value = {"ci": (np.float32(1.5), float("nan")), "n": np.int64(3), "inf": np.float64("inf"), "s": "x"}
+    assert json_ready(value) == {"ci": [1.5, None], "n": 3, "inf": None, "s": "x"}
+    assert type(json_ready(value)["n"]) is int

@@ -7,6 +7,7 @@ and every URL points at a server on 127.0.0.1.
 
 import asyncio
 import base64
+import json
 import socket
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ from a2a.mining.chain import BlacklistPolicy, Caller, StaticView  # noqa: E402
 from a2a.mining.client import query, serve_file  # noqa: E402
 from a2a.mining.intake import IntakeLimits  # noqa: E402
 from a2a.mining.miner import Miner, MinerSettings  # noqa: E402
-from a2a.mining.protocol import VPA2ASynapse  # noqa: E402
+from a2a.mining.protocol import VPA2ASynapse, explain_empty_answer  # noqa: E402
 from a2a.mining.reload import ModelSlot  # noqa: E402
 from a2a.mining.server import LOOPBACK, build_loopback_axon, no_external_ip_lookup, start_axon  # noqa: E402
 from a2a.motion import Motion  # noqa: E402
@@ -275,3 +276,96 @@ def test_tiny_checkpoint_round_trip(wallets, tiny_checkpoint, tmp_path):
     assert second["score"]["rmse"] == pytest.approx(0.0, abs=1e-3)
     assert second["score"]["correctness"] == pytest.approx(1.0, abs=1e-6)
     assert 0 < second["process_time"] < 60
+
+
+# --- what the local validator tells its user ------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_refused_request_says_why_in_the_status_message(wallets, audio_file, tmp_path, capsys):
+    from a2a import cli
+
+    root, miner_wallet, validator = wallets
+    limits = IntakeLimits(allow_private_urls=True, max_seconds=1.0, download_timeout=1.0)
+    running = start_miner(miner_wallet, SlowStaticGenerator(), limits=limits)
+    try:
+        # Over the raw wire: status 200 (validators see what they always saw) with the reason attached.
+        (answer,) = asyncio.run(
+            call_many(validator, running.info, [VPA2ASynapse(input_type="data", audio_input=b64(audio_file))])
+        )
+        assert answer.dendrite.status_code == 200 and answer.animation_output == ""
+        message = answer.dendrite.status_message
+        assert message.startswith("no animation: audio refused: ")
+        assert message.endswith("audio is 2.00 s long, longer than max_seconds=1.0")
+        # Through `a2a query`: exit status 1 and the reason on stderr, no answer file.
+        code = cli.main(
+            [
+                "query",
+                "--port",
+                str(running.port),
+                str(audio_file),
+                "--out",
+                str(tmp_path / "answer.bvh"),
+                "--wallet-path",
+                str(root),
+                "--wallet-name",
+                "validator",
+            ]
+        )
+    finally:
+        running.stop()
+    assert code == 1 and not (tmp_path / "answer.bvh").exists()
+    err = capsys.readouterr().err
+    assert "a2a query: empty answer (status 200: no animation: audio refused: " in err
+    assert "longer than max_seconds=1.0" in err
+
+
+def test_status_message_is_one_short_ascii_line():
+    synapse = VPA2ASynapse()
+    explain_empty_answer(synapse, "internal error\n  ValueError: bad ≤ value " + "x" * 500)
+    message = synapse.axon.status_message
+    assert message.startswith("no animation: internal error ValueError: bad ? value xxx")
+    assert len(message) == 300 and message.endswith("...") and message.isascii()
+
+
+@pytest.mark.timeout(60)
+def test_readme_query_example_never_overwrites_its_inputs(wallets, tmp_path, monkeypatch, capsys):
+    """The README's commands, run in a folder holding song.wav and its ground truth song.bvh."""
+    from a2a import cli
+
+    root, miner_wallet, _ = wallets
+    monkeypatch.chdir(tmp_path)
+    song = write_wav(tmp_path / "song.wav", seconds=2.0)
+    frames = 60
+    moving = np.zeros((frames, 24, 3))
+    moving[:, 16, 2] = np.linspace(0.0, 1.5, frames)  # the left elbow swings: not the static answer
+    truth = motion_to_bvh(Motion(moving, np.zeros((frames, 3)), 30.0))
+    Path("song.bvh").write_text(truth)
+    common = ["--wallet-path", str(root), "--wallet-name", "validator"]
+    running = start_miner(miner_wallet, SlowStaticGenerator())
+    try:
+        port = str(running.port)
+        assert cli.main(["query", "--port", port, "song.wav", *common]) == 0
+        capsys.readouterr()
+        scored = ["query", "--port", port, "song.wav", "--input-type", "url", "--reference", "song.bvh"]
+        # The first command saved song.answer.bvh; the second refuses to overwrite it ...
+        assert cli.main([*scored, *common]) == 2
+        assert "song.answer.bvh exists; pass --force to overwrite it or --out" in capsys.readouterr().err
+        # ... and never writes over an input, even with --force.
+        assert cli.main([*scored, "--out", "song.bvh", "--force", *common]) == 2
+        assert "song.bvh is the reference of this query: the answer needs another --out" in (
+            capsys.readouterr().err
+        )
+        assert cli.main([*scored, "--out", "song.wav", "--force", *common]) == 2
+        assert (
+            "song.wav is the audio of this query: the answer needs another --out" in capsys.readouterr().err
+        )
+        assert cli.main([*scored, "--out", "url.bvh", *common]) == 0
+    finally:
+        running.stop()
+    result = json.loads(capsys.readouterr().out)
+    assert Path("song.bvh").read_text() == truth and song.is_file()
+    assert read_bvh(Path("song.answer.bvh")).num_frames == frames and result["bvh"] == "url.bvh"
+    # The static answer against the swinging elbow: a real, non-zero error on the elbow and wrist rows.
+    assert result["score"]["joint_map"] == "edge_edge" and result["score"]["missing_joints"] == []
+    assert result["score"]["rmse"] > 1.0 and result["score"]["correctness"] < 1.0

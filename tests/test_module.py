@@ -1,5 +1,10 @@
 """DiffusionModule pieces that the end-to-end run does not pin down: EMA arithmetic, checkpoint guards."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from omegaconf import OmegaConf
@@ -44,3 +49,31 @@ def test_checkpoint_needs_a_normaliser(tmp_path):
         module.on_save_checkpoint({})
     with pytest.raises(A2AError, match="not an a2a checkpoint"):
         module.on_load_checkpoint({"state_dict": {}})
+
+
+def test_training_prints_no_lightning_tips_or_pytree_deprecations(tmp_path):
+    """Lightning's litlogger advertisement and torch's LeafSpec FutureWarning printed on every run."""
+
+    code = (
+        "import logging, warnings\n"
+        "warnings.simplefilter('error', FutureWarning)\n"
+        "logging.basicConfig(level=logging.INFO, format='%(name)s: %(message)s')\n"
+        "import a2a.lightning.module\n"
+        "import pytorch_lightning as pl\n"
+        "from pytorch_lightning.utilities._pytree import _tree_flatten\n"
+        "_tree_flatten(1)\n"  # builds a LeafSpec, as every fit does
+        f"pl.Trainer(logger=False, enable_checkpointing=False, default_root_dir={str(tmp_path)!r})\n"
+        "print('done')\n"
+    )
+    src = Path(__file__).resolve().parents[1] / "src"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(src)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "done\n"
+    assert "GPU available" in done.stderr  # Lightning's other INFO lines still print
+    assert "Tip" not in done.stderr and "litlogger" not in done.stderr

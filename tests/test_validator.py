@@ -17,6 +17,8 @@ from a2a.metrics.validator import (
     JOINT_MAPS,
     LIBRARY_LIBRARY,
     correctness,
+    detect_joint_map,
+    detect_rig,
     missing_joints,
     reward,
     rmse,
@@ -152,6 +154,37 @@ def test_unknown_joint_map_name():
     data = read_bvh(_bvh(["A"], [(0, 0, 0)]))
     with pytest.raises(BVHError, match="unknown joint map 'edge'"):
         rmse(data, data, "edge")
+
+
+# --- rig detection -----------------------------------------------------------------------------------
+
+
+def test_joint_map_follows_the_rigs_of_the_two_files(tmp_path):
+    export = read_bvh(write_bvh(random_smooth_motion(5, 1), tmp_path / "a.bvh"))
+    library = read_bvh(_bvh(list(_library_names()), [(0, 0, 0)] * 5))
+    assert detect_rig(export) == "edge" and detect_rig(library) == "library"
+    assert detect_joint_map(export, export) == "edge_edge"
+    assert detect_joint_map(export, library) == "edge_library"
+    assert detect_joint_map(library, library) == "library_library"
+    auto = score(export, library, 10.0, "auto")
+    assert auto == score(export, library, 10.0, "edge_library") and auto["joint_map"] == "edge_library"
+    assert auto["missing_joints"] == []
+    with pytest.raises(BVHError, match="uses the library rig and .* the edge rig: no validator joint map"):
+        detect_joint_map(library, export)
+    other = read_bvh(_bvh(["Hips", "Spine"], [(0, 0, 0)]))
+    assert detect_rig(other) is None
+    with pytest.raises(BVHError, match="the reference's joints are neither the smpl2bvh names"):
+        score(export, other, joint_map="auto")
+
+
+def test_two_a2a_exports_score_zero_with_the_automatic_map(tmp_path):
+    ref = write_bvh(random_smooth_motion(5, 1), tmp_path / "ref.bvh")
+    result = score_files(ref, ref, time=30.0, joint_map="auto")
+    assert result["rmse"] == 0.0 and result["missing_joints"] == [] and result["joint_map"] == "edge_edge"
+
+
+def _library_names() -> tuple[str, ...]:
+    return tuple(b for _, b in EDGE_LIBRARY)
 
 
 # --- score_files ---------------------------------------------------------------------------------------

@@ -21,6 +21,13 @@ log = logging.getLogger("a2a")
 
 Handler = Callable[[argparse.Namespace], int]
 
+# Names of a2a.metrics.validator.JOINT_MAPS (not imported here: it imports torch).
+JOINT_MAP_CHOICES = ("auto", "edge_library", "edge_edge", "library_library")
+JOINT_MAP_HELP = (
+    "joint name map (default auto: from the files' joint names; edge_library is the validator's, an a2a "
+    "answer against the subnet's library rig; edge_edge pairs two a2a/EDGE exports)"
+)
+
 
 def _cmd_data_synth(args: argparse.Namespace) -> int:
     from a2a.data.synthetic import synthesize
@@ -111,16 +118,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from a2a.metrics.validator import score_files
+    from a2a.metrics.validator import missing_joints_message, score_files
 
     result = score_files(args.pred, args.ref, time=args.time, joint_map=args.joint_map)
-    if result.get("missing_joints"):
-        # The validator silently reuses the previous joint's position for these; say so.
-        log.warning(
-            "joints missing for map %s (the validator reuses the previous joint's position): %s",
-            args.joint_map,
-            ", ".join(result["missing_joints"]),
-        )
+    if result["missing_joints"]:
+        log.warning(missing_joints_message(result["missing_joints"], result["joint_map"]))
     print(json.dumps(result))
     return 0
 
@@ -134,7 +136,13 @@ def _cmd_query(args: argparse.Namespace) -> int:
 def _add_query_parser(sub) -> None:
     from a2a.mining.defaults import DEFAULT_WALLET_PATH, INPUT_TYPES, LOOPBACK, VALIDATOR_TIMEOUT
 
-    parser = sub.add_parser("query", help="local validator: send audio to a miner, save and score the BVH")
+    parser = sub.add_parser(
+        "query",
+        help="local validator: send audio to a miner, save and score the BVH",
+        description="Send audio to a miner through a real Dendrite, as subnet-25 validators do; save the "
+        "answer and score it against --reference. Try it against a local miner with no chain: "
+        "`python mine.py ckpt=best.ckpt offline=true mine.allow_private_urls=true`.",
+    )
     parser.add_argument("audio", type=Path, help="audio file to send")
     parser.add_argument("--port", type=int, required=True, help="the miner's axon port")
     parser.add_argument("--host", default=LOOPBACK, help=f"the miner's address (default {LOOPBACK})")
@@ -146,12 +154,15 @@ def _add_query_parser(sub) -> None:
         "needs mine.allow_private_urls=true)",
     )
     parser.add_argument("--reference", type=Path, default=None, help="reference BVH to score against")
-    parser.add_argument("--out", type=Path, default=None, help="where to save the answer (default AUDIO.bvh)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="where to save the answer (default AUDIO_STEM.answer.bvh)"
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite the --out file if it exists")
     parser.add_argument(
         "--joint-map",
-        default="edge_edge",
-        choices=["edge_edge", "edge_library", "library_library"],
-        help="joint map for the score (default edge_edge: a2a-exported reference)",
+        default="auto",
+        choices=JOINT_MAP_CHOICES,
+        help=JOINT_MAP_HELP,
     )
     parser.add_argument("--timeout", type=float, default=VALIDATOR_TIMEOUT, help="seconds (default 180)")
     parser.add_argument("--miner-hotkey", default=None, help="miner hotkey ss58 (default: from its wallet)")
@@ -166,7 +177,7 @@ def _add_query_parser(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="a2a", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"a2a {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log a2a's debug messages")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     data = sub.add_parser("data", help="datasets: make synthetic data, describe a dataset")
@@ -235,12 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument(
         "--time", type=float, default=None, help="response time in seconds (default: 120, as the validator)"
     )
-    score.add_argument(
-        "--joint-map",
-        default="edge_library",
-        choices=["edge_library", "edge_edge", "library_library"],
-        help="joint name map (default edge_library, the validator's)",
-    )
+    score.add_argument("--joint-map", default="auto", choices=JOINT_MAP_CHOICES, help=JOINT_MAP_HELP)
     score.set_defaults(handler=_cmd_score)
 
     _add_query_parser(sub)
@@ -250,9 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
-    )
+    # -v is about a2a's own debug lines; other libraries stay at INFO (matplotlib's font search is long).
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    log.setLevel(logging.DEBUG if args.verbose else logging.INFO)
     handler: Handler = args.handler
     try:
         return handler(args)

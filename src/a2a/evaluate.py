@@ -35,7 +35,7 @@ from a2a.data.curated import open_source
 from a2a.data.windows import DanceSequence
 from a2a.errors import A2AError
 from a2a.metrics import dance
-from a2a.metrics.validator import score
+from a2a.metrics.validator import correctness, reward, score, speed
 from a2a.motion.bvh import motion_to_bvh, read_bvh
 from a2a.motion.motion import Motion
 from a2a.motion.rotations import axis_angle_to_quaternion, quaternion_mean, quaternion_to_axis_angle
@@ -44,6 +44,7 @@ from a2a.version import __version__
 log = logging.getLogger(__name__)
 
 EVAL_FPS = 30.0  # generation and the validator run at 30 fps
+MAX_REWARD = reward(correctness(0.0), speed(0.0))  # rmse 0, answered in 0 s: the plot's dotted ceiling
 METRIC_FPS = 60.0  # Bailando protocol
 
 
@@ -124,11 +125,35 @@ def _dance_metrics(
     out: dict[str, Any] = {}
     if len(kinetic) >= 2:
         out.update(dance.quantized_metrics(np.stack(kinetic), np.stack(geometric), *pool))
+        # A degenerate GT pool makes the normalised numbers meaningless: null, explained in the report.
+        for suffix, check in _pool_checks(pool).items():
+            if not check.fid_ok:
+                out[f"FID_{suffix}"] = None
+            if not check.diversity_ok:
+                out[f"Div_{suffix}"] = None
     out["BAS_bailando"] = float(np.mean(bas_b)) if bas_b else None
     out["BAS_fact"] = float(np.mean(bas_f)) if bas_f else None
     out["PFC"] = dance.pfc_dataset(pfc_clips, fps=EVAL_FPS, up_axis="y") if pfc_clips else None
     out["pfc_clips"] = len(pfc_clips)
     return out
+
+
+def _pool_checks(pool: tuple[np.ndarray, np.ndarray]) -> dict[str, dance.PoolCheck]:
+    """:func:`a2a.metrics.dance.check_pool` of the kinetic (``"k"``) and geometric (``"g"``) GT pools."""
+    return {"k": dance.check_pool(pool[0]), "g": dance.check_pool(pool[1])}
+
+
+def _pool_report(pool: tuple[np.ndarray, np.ndarray]) -> dict[str, dict[str, Any]]:
+    """The pool checks for ``report.json``: sizes, constant features and the problem (``None`` if usable)."""
+    return {
+        suffix: {
+            "clips": check.clips,
+            "features": check.features,
+            "constant": check.constant,
+            "problem": check.problem(),
+        }
+        for suffix, check in _pool_checks(pool).items()
+    }
 
 
 def _summary(method: MethodResult, n_boot: int, seed: int) -> dict[str, Any]:
@@ -161,8 +186,54 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
+def json_ready(value: Any) -> Any:
+    """``value`` with numpy scalars as Python numbers and NaN/inf as ``None``: strict JSON, no ``NaN``."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if np.isfinite(value) else None
+    return value
+
+
+def _dance_cell(metrics: dict[str, Any], key: str, pool: dict[str, Any]) -> str:
+    """A FID/Div table cell: the value, or why the degenerate GT pool leaves none."""
+    if metrics.get(key) is None and "n_pred" in metrics and pool["problem"]:
+        return "n/a (pool constant)" if pool["constant"] else "n/a (pool too small)"
+    return _fmt(metrics.get(key), 2)
+
+
+def _baseline_notes(report: dict[str, Any]) -> list[str]:
+    """What each reference row is, and how to read a model against them."""
+    rows = {row["name"]: row for row in report["rows"]}
+    lines = [
+        "",
+        "## How to read the rows",
+        "",
+        f"- **ground truth** answers with the reference itself: the ceiling, reward "
+        f"{rows['ground truth']['reward_mean']:.4f} (rmse 0, answered in 0 s).",
+        "- **mean pose** holds the training set's average pose still for the whole song. It does not "
+        "dance (Div 0, BAS 0), yet the validator's metric, a distance to the reference averaged over "
+        "frames, scores a still average pose well: a model below it does not yet beat standing still "
+        "by that metric. A barely trained model also answers with near-average, low-motion poses and can "
+        "score close to (or above) this row; its Div and BAS show whether it dances.",
+        "- **random train clip** is a real dance that ignores the music: real motion at a random phase "
+        "is far from the reference at most frames, so it usually scores below the mean pose.",
+        "- **audio nearest neighbour** is the training dance whose music is closest to the test song "
+        "(retrieval, no generation).",
+        f"- Every baseline answers in 0 s (speed term {speed(0.0):.4f}); a model's speed term comes "
+        "from its measured time.",
+    ]
+    return lines
+
+
 def write_markdown(report: dict[str, Any], path: Path) -> None:
-    """The human-readable report: one table row per method, protocol notes underneath."""
+    """The human-readable report: one table row per method, what the rows mean, protocol notes."""
+    p = report["protocol"]
+    pool = p["pool"]
     lines = [
         f"# a2a evaluation — {report['split']} split of `{report['data']}`",
         "",
@@ -176,14 +247,25 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
     for row in report["rows"]:
         m = row["dance"]
         ci = row["reward_ci95"]
+        dance_cells = " | ".join(
+            _dance_cell(m, key, pool[key[-1]]) for key in ("FID_k", "FID_g", "Div_k", "Div_g")
+        )
         lines.append(
             f"| {row['name']} | {row['reward_mean']:.4f} ({_fmt(ci[0], 4)}–{_fmt(ci[1], 4)}) "
             f"| {row['correctness_mean']:.4f} | {row['rmse_mean']:.1f} | {row['speed_mean']:.4f} "
-            f"| {row['seconds_mean']:.2f} | {_fmt(m.get('FID_k'), 2)} | {_fmt(m.get('FID_g'), 2)} "
-            f"| {_fmt(m.get('Div_k'), 2)} | {_fmt(m.get('Div_g'), 2)} | {_fmt(m.get('BAS_bailando'))} "
+            f"| {row['seconds_mean']:.2f} | {dance_cells} | {_fmt(m.get('BAS_bailando'))} "
             f"| {_fmt(m.get('BAS_fact'))} | {_fmt(m.get('PFC'))} |"
         )
-    p = report["protocol"]
+    lines += _baseline_notes(report)
+    pool_notes = [
+        f" FID_{suffix} and Div_{suffix} are n/a: {entry['problem']} (normalisation divides by the pool's "
+        "std + 1e-10, so differences in a constant feature swamp everything else)."
+        if entry["constant"]
+        else f" FID_{suffix} is n/a: {entry['problem']} (the pool covariance is singular; Bailando's pool "
+        "has 1,320 sequences)."
+        for suffix, entry in pool.items()
+        if entry["problem"]
+    ]
     lines += [
         "",
         "## Protocol",
@@ -195,13 +277,7 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         f"- **FID/Div**: Bailando protocol at {p['metric_fps']:g} fps, first {p['max_frames']} frames, "
         f"frame-0 recentring; N = {p['n_pred']} generated clips against a GT pool of {p['n_gt']} sequences "
         "(all splits). FID has a small-sample floor: compare only rows with the same N."
-        + (
-            f" With a pool of only {p['n_gt']} sequences, feature dimensions the pool barely varies in "
-            "dominate the normalised FID (Bailando divides by the pool std + 1e-10): read FID here as "
-            "relative only."
-            if p["n_gt"] < 100
-            else ""
-        ),
+        + "".join(pool_notes),
         "- **BAS**: Bailando direction scores music beats against motion beats (σ = 3 frames at 60 fps); "
         "FACT direction scores motion beats against music beats. Music beats from the baseline features' "
         "beat tracker.",
@@ -233,9 +309,12 @@ def _plot_rewards(report: dict[str, Any], path: Path) -> Path:
         "#555555" if r["kind"] == "ground truth" else "#999999" if r["kind"] == "baseline" else "#1f77b4"
         for r in rows
     ]
-    ax.bar(names, means, yerr=err, color=colors, capsize=4)
+    bars = ax.bar(names, means, yerr=err, color=colors, capsize=4)
+    ax.bar_label(bars, labels=[f"{m:.3f}" for m in means], padding=2, fontsize=8)
     ax.set_ylabel("validator reward (mean, 95% CI)")
-    ax.set_ylim(max(0.0, float(np.nanmin(ci[:, 0] if np.isfinite(ci).any() else means)) - 0.05), 0.9)
+    # From 0: a cropped axis turns differences of 0.01 into towering bars.
+    ax.set_ylim(0.0, 1.0)
+    ax.axhline(MAX_REWARD, color="#555555", linestyle=":", linewidth=1)
     ax.tick_params(axis="x", rotation=20)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -380,6 +459,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             "n_pred": len(test),
             "n_gt": len(pool_k),
             "joint_map": "edge_edge",
+            "pool": _pool_report(pool),
             "pfc_note": f"{rows[0]['dance']['pfc_clips']} clips per method, 30 fps",
         },
         "rows": rows,
@@ -401,7 +481,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             renders.append(str(out))
     report["renders"] = renders
     report["plots"] = [str(_plot_rewards(report, out_dir / "plots" / "rewards.png"))]
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=float))
+    (out_dir / "report.json").write_text(json.dumps(json_ready(report), indent=2, allow_nan=False))
     write_markdown(report, out_dir / "report.md")
     log.info("report: %s", out_dir / "report.md")
     return report

@@ -34,6 +34,19 @@ log = logging.getLogger(__name__)
 # The EMA copy of the denoiser is in eval mode on purpose; Lightning's start-of-fit warning about eval-mode
 # modules would only alarm users.
 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
+# Lightning 2.6 builds torch pytree LeafSpecs, which torch 2.13 deprecates: noise no a2a user can act on.
+warnings.filterwarnings(
+    "ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning
+)
+
+
+def _no_lightning_tips(record: logging.LogRecord) -> bool:
+    """Drop Lightning's "💡 Tip: try installing litlogger/litmodels" advertisements (every Trainer)."""
+    return not record.getMessage().startswith("💡 Tip:")
+
+
+for _name in ("pytorch_lightning.utilities.rank_zero", "lightning_fabric.utilities.rank_zero"):
+    logging.getLogger(_name).addFilter(_no_lightning_tips)
 
 
 def _plain(cfg: Any) -> Any:

@@ -100,6 +100,9 @@ JOINT_MAPS: dict[str, tuple[tuple[str, str], ...]] = {
     "edge_edge": EDGE_EDGE,
     "library_library": LIBRARY_LIBRARY,
 }
+# joint_map=AUTO: the map named after the two files' rigs, answer first (detect_joint_map).
+AUTO = "auto"
+RIGS: dict[str, tuple[str, ...]] = {"edge": _SMPL_NAMES, "library": _LIBRARY_NAMES}
 
 MAX_RESPONSE_TIME = 180.0
 DEFAULT_PROCESS_TIME = 120.0  # the validator's stand-in when the dendrite reports no process time
@@ -120,6 +123,50 @@ def resolve_joint_map(joint_map: str | JointMap) -> tuple[tuple[str, str], ...]:
     if not pairs:
         raise BVHError("the joint map is empty")
     return pairs
+
+
+def detect_rig(bvh: BVHData) -> str | None:
+    """``"edge"`` (smpl2bvh names: a2a's and EDGE's export) or ``"library"`` (the subnet's library rig):
+    the rig whose 22 mapped names the file has most of; ``None`` when it has none of either."""
+    names = set(bvh.names)
+    counts = {rig: sum(name in names for name in rig_names) for rig, rig_names in RIGS.items()}
+    best = max(counts, key=lambda rig: counts[rig])
+    return best if counts[best] else None
+
+
+def detect_joint_map(pred: BVHData, ref: BVHData) -> str:
+    """The name of the joint map that pairs the rigs of ``pred`` and ``ref`` (``edge_edge`` for two a2a
+    exports, ``edge_library`` for an a2a answer against the subnet's library reference, ...).
+
+    Raises:
+        BVHError: a file uses neither rig, or the pair has no validator map (a library-rig answer
+            against an a2a reference).
+    """
+    rigs = []
+    for data, side in ((pred, "answer"), (ref, "reference")):
+        rig = detect_rig(data)
+        if rig is None:
+            raise BVHError(
+                f"{data.source}: the {side}'s joints are neither the smpl2bvh names (Pelvis, Left_hip, ...) "
+                "nor the subnet library rig's (hips_JNT, ...); name a joint map"
+            )
+        rigs.append(rig)
+    name = "_".join(rigs)
+    if name not in JOINT_MAPS:
+        raise BVHError(
+            f"{pred.source} uses the {rigs[0]} rig and {ref.source} the {rigs[1]} rig: no validator joint "
+            f"map pairs them in this order (maps: {', '.join(JOINT_MAPS)}); swap the answer and the reference"
+        )
+    return name
+
+
+def missing_joints_message(missing: Sequence[str], joint_map: str) -> str:
+    """A warning for mapped joints absent from a file: the score then measures the validator's quirk 1."""
+    shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+    return (
+        f"{len(missing)} mapped joint(s) missing with joint map {joint_map} ({shown}): the validator "
+        "reuses the previous joint's position for them, so this score says little; check the joint map"
+    )
 
 
 def missing_joints(pred: BVHData, ref: BVHData, joint_map: str | JointMap = "edge_library") -> list[str]:
@@ -200,11 +247,16 @@ def score(
 ) -> dict:
     """Full validator score of ``pred`` against ``ref``.
 
+    ``joint_map="auto"`` picks the map from the two files' joint names (:func:`detect_joint_map`).
+
     Returns:
-        ``{"rmse", "correctness", "speed", "reward", "frames", "missing_joints"}``; ``frames`` is the
-        number of compared frames, ``missing_joints`` lists mapped names absent from either file
-        (``"answer:<name>"``/``"reference:<name>"``), which the validator silently scores by quirk 1.
+        ``{"rmse", "correctness", "speed", "reward", "frames", "missing_joints", "joint_map"}``;
+        ``frames`` is the number of compared frames, ``missing_joints`` lists mapped names absent from
+        either file (``"answer:<name>"``/``"reference:<name>"``), which the validator silently scores by
+        quirk 1; ``joint_map`` is the map's name (``"custom"`` for explicit pairs).
     """
+    if joint_map == AUTO:
+        joint_map = detect_joint_map(pred, ref)
     error = rmse(pred, ref, joint_map, strict=strict)
     c = correctness(error)
     s = speed(process_time)
@@ -215,6 +267,7 @@ def score(
         "reward": reward(c, s),
         "frames": min(pred.num_frames, ref.num_frames),
         "missing_joints": missing_joints(pred, ref, joint_map),
+        "joint_map": joint_map if isinstance(joint_map, str) else "custom",
     }
 
 
@@ -236,6 +289,7 @@ def score_files(
             "reward": 0.0,
             "frames": 0,
             "missing_joints": [],
+            "joint_map": joint_map if isinstance(joint_map, str) else "custom",
         }
     return score(read_bvh(pred_path), ref, time, joint_map, strict=strict)
 

@@ -17,6 +17,8 @@ import base64
 import contextlib
 import http.server
 import json
+import logging
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +28,10 @@ from typing import Any
 from a2a.errors import A2AError
 from a2a.mining.defaults import DEFAULT_WALLET_PATH, INPUT_TYPES, VALIDATOR_TIMEOUT
 from a2a.mining.protocol import VPA2ASynapse
+from a2a.mining.sdk import import_bittensor
 from a2a.mining.server import LOOPBACK, no_external_ip_lookup
+
+log = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
@@ -83,6 +88,22 @@ async def _call(wallet: Any, axon_info: Any, synapse: VPA2ASynapse, timeout: flo
         await dendrite.aclose_session()  # sessions are bound to this event loop
 
 
+def answer_path(audio: Path, reference: Path | None, out: Path | None, force: bool) -> Path:
+    """Where the answer goes: ``out``, or ``<audio stem>.answer.bvh`` next to the audio.
+
+    Raises:
+        A2AError: the path is the audio or the reference (an input is never overwritten), or it exists
+            and ``force`` is not set.
+    """
+    path = Path(out) if out is not None else audio.with_name(f"{audio.stem}.answer.bvh")
+    for role, source in (("audio", audio), ("reference", reference)):
+        if source is not None and path.resolve() == Path(source).resolve():
+            raise A2AError(f"{path} is the {role} of this query: the answer needs another --out")
+    if path.exists() and not force:
+        raise A2AError(f"{path} exists; pass --force to overwrite it or --out to choose another file")
+    return path
+
+
 def query(
     audio: str | Path,
     *,
@@ -91,35 +112,42 @@ def query(
     input_type: str = "data",
     reference: str | Path | None = None,
     out: str | Path | None = None,
+    force: bool = False,
     miner_hotkey: str | None = None,
     miner_wallet: tuple[str, str, str] = ("miner", "default", DEFAULT_WALLET_PATH),
     wallet: tuple[str, str, str] = ("a2a-validator", "default", DEFAULT_WALLET_PATH),
     timeout: float = VALIDATOR_TIMEOUT,
-    joint_map: str = "edge_edge",
+    joint_map: str = "auto",
 ) -> dict:
     """Send ``audio`` to the miner at ``host:port`` and report what a validator would see.
 
     Args:
         audio: audio file to send.
         input_type: ``'data'`` (base64 in the request) or ``'url'`` (served from 127.0.0.1).
-        reference: reference BVH to score against (optional).
-        out: where to save the answer (default ``<audio stem>.bvh`` next to the audio).
+        reference: reference BVH to score against (optional; read before the request is sent).
+        out: where to save the answer (default ``<audio stem>.answer.bvh`` next to the audio); never the
+            audio or the reference, and an existing file only with ``force``.
         miner_hotkey: the miner's hotkey ss58; default: read from ``miner_wallet`` (name, hotkey, path).
         wallet: (name, hotkey, path) of the signing wallet, created unencrypted if missing.
-        joint_map: ``edge_edge`` for a2a-exported references, ``edge_library`` for the subnet's library.
+        joint_map: ``auto`` (from the joint names), ``edge_edge`` for a2a-exported references,
+            ``edge_library`` for the subnet's library rig.
 
     Returns:
         ``{"status_code", "status_message", "process_time", "bvh", "bvh_bytes", "frames", "score"}``;
-        ``bvh`` is the saved path (``None`` for an empty answer), ``score`` the validator score dict
-        (``None`` without a reference).
+        ``bvh`` is the saved path (``None`` for an empty answer, ``status_message`` then says why),
+        ``score`` the validator score dict (``None`` without a reference).
     """
-    import bittensor as bt
+    from a2a.motion.bvh import read_bvh
 
     audio = Path(audio)
     if not audio.is_file():
         raise A2AError(f"{audio}: no such audio file")
     if input_type not in INPUT_TYPES:
         raise A2AError(f"input_type must be one of {', '.join(INPUT_TYPES)}, got {input_type!r}")
+    out_path = answer_path(audio, Path(reference) if reference is not None else None, out, force)
+    ref = read_bvh(reference) if reference is not None else None
+
+    bt = import_bittensor()
     signer = load_wallet(*wallet, create=True)
     axon_hotkey = miner_hotkey or miner_hotkey_from_wallet(*miner_wallet)
     axon_info = bt.AxonInfo(
@@ -149,18 +177,16 @@ def query(
         "answer_type": type(text).__name__,
     }
     if isinstance(text, str) and text:
-        from a2a.motion.bvh import read_bvh
-
-        out_path = Path(out) if out is not None else audio.with_suffix(".bvh")
+        out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(text)
         result["bvh"] = str(out_path)
         pred = read_bvh(text)
         result["frames"] = pred.num_frames
-        if reference is not None:
+        if ref is not None:
             from a2a.metrics.validator import score
 
-            result["score"] = score(pred, read_bvh(reference), result["process_time"], joint_map)
-    elif reference is not None:
+            result["score"] = score(pred, ref, result["process_time"], joint_map)
+    elif ref is not None:
         # An empty or missing answer scores 0, as on the validator.
         result["score"] = {"reward": 0.0, "rmse": None, "correctness": None, "speed": None, "frames": 0}
     return result
@@ -169,7 +195,8 @@ def query(
 def query_main(args: argparse.Namespace) -> int:
     """Run :func:`query` from parsed ``a2a query`` options (:mod:`a2a.cli`); print the result as JSON.
 
-    Returns 0 when the miner answered BVH text, 1 for an empty answer.
+    Says on stderr why an answer is empty (the miner's status message) and which mapped joints are
+    missing from a scored pair. Returns 0 when the miner answered BVH text, 1 for an empty answer.
     """
     result = query(
         args.audio,
@@ -178,6 +205,7 @@ def query_main(args: argparse.Namespace) -> int:
         input_type=args.input_type,
         reference=args.reference,
         out=args.out,
+        force=args.force,
         miner_hotkey=args.miner_hotkey,
         miner_wallet=(args.miner_wallet_name, args.miner_wallet_hotkey, args.wallet_path),
         wallet=(args.wallet_name, args.wallet_hotkey, args.wallet_path),
@@ -185,4 +213,16 @@ def query_main(args: argparse.Namespace) -> int:
         joint_map=args.joint_map,
     )
     print(json.dumps(result, indent=2))
-    return 0 if result["bvh"] else 1
+    missing = (result["score"] or {}).get("missing_joints")
+    if missing:
+        from a2a.metrics.validator import missing_joints_message
+
+        log.warning(missing_joints_message(missing, result["score"]["joint_map"]))
+    if result["bvh"]:
+        return 0
+    print(
+        f"a2a query: empty answer (status {result['status_code']}: "
+        f"{result['status_message'] or 'no reason given'})",
+        file=sys.stderr,
+    )
+    return 1

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from a2a.errors import A2AError, AudioError
 from a2a.mining.chain import BlacklistPolicy, ChainView
 from a2a.mining.intake import IntakeLimits, RequestAudio, describe_input, load_request_audio
-from a2a.mining.protocol import INPUT_DATA, VPA2ASynapse
+from a2a.mining.protocol import INPUT_DATA, VPA2ASynapse, explain_empty_answer
 from a2a.mining.reload import ModelSlot
 from a2a.mining.scheduler import InferenceQueue
 
@@ -133,6 +133,7 @@ class Miner:
             self.stats.queue_full += 1
             fields.update(status="empty", reason=f"queue full ({self.queue.capacity} admitted)")
             log.warning(_format_fields(fields))
+            explain_empty_answer(synapse, fields["reason"])
             return synapse
         try:
             text = await self._answer(input_type, audio_input, caller, deadline, fields)
@@ -163,6 +164,7 @@ class Miner:
         else:
             self.stats.empty += 1
             log.warning(_format_fields(fields))
+            explain_empty_answer(synapse, fields["reason"])
         return synapse
 
     def attach(self, axon: typing.Any) -> None:

@@ -5,9 +5,10 @@ the BVH text back from ``animation_output``. The class name is part of the proto
 (``POST /VPA2ASynapse``) and the ``name`` header, so it must not change.
 """
 
-import bittensor as bt
-
 from a2a.mining.defaults import INPUT_DATA, INPUT_TYPES, INPUT_URL
+from a2a.mining.sdk import import_bittensor
+
+bt = import_bittensor()
 
 __all__ = ["INPUT_DATA", "INPUT_TYPES", "INPUT_URL", "VPA2ASynapse"]
 
@@ -33,3 +34,22 @@ class VPA2ASynapse(bt.Synapse):
 
     def deserialize(self) -> str | None:
         return self.animation_output
+
+
+# The message travels as a header value: one ASCII line, well under aiohttp's 8190-byte field limit.
+MAX_STATUS_MESSAGE = 300
+
+
+def explain_empty_answer(synapse: VPA2ASynapse, reason: str) -> None:
+    """Tell the caller why ``animation_output`` is empty.
+
+    The reason travels as the axon's status message (the ``bt_header_axon_status_message`` response
+    header, which every dendrite copies into ``synapse.dendrite.status_message``); the status code stays
+    200, so validators see exactly what they saw before: an empty answer, scored 0.
+    """
+    if synapse.axon is None:
+        synapse.axon = bt.TerminalInfo()
+    text = " ".join(f"no animation: {reason}".split()).encode("ascii", "replace").decode("ascii")
+    if len(text) > MAX_STATUS_MESSAGE:
+        text = text[: MAX_STATUS_MESSAGE - 3] + "..."
+    synapse.axon.status_message = text

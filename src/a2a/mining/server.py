@@ -15,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import socket
 import time
 from collections.abc import Iterator
 from typing import Any
 
+from a2a.errors import A2AError
 from a2a.mining.defaults import LOOPBACK
 
 log = logging.getLogger("a2a.mining")
@@ -175,3 +177,21 @@ def start_axon(axon: Any, timeout: float = 30.0) -> None:
                 "(port in use?)"
             )
         time.sleep(0.01)
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail at once, in one line, when ``host:port`` cannot be listened on (another miner holds it).
+
+    Without this check the miner loads and warms its model, then waits for an axon that never binds.
+    The probe sets ``SO_REUSEADDR`` as uvicorn does, so only a port that uvicorn could not bind either
+    is refused (not one left in TIME_WAIT by a miner that just stopped).
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, int(port)))
+        except OSError as exc:
+            raise A2AError(
+                f"axon.port={port}: cannot listen on {host}:{port} ({exc.strerror or exc}); another miner "
+                "may hold it: stop that one or choose another axon.port"
+            ) from None

@@ -1,7 +1,9 @@
 """``python mine.py``: wallet, chain, axon and the serving loop around :class:`~a2a.mining.miner.Miner`.
 
-Online: connect to ``subtensor.network``, check the hotkey is registered on ``netuid``, serve the axon
-on chain, resync the metagraph every ``mine.epoch_length`` blocks (exit if the hotkey was deregistered).
+Online: connect to ``subtensor.network``, check that ``netuid`` identifies on chain as the
+audio-to-animation subnet (:mod:`a2a.mining.identity`; ``mine.force=true`` overrides), check the hotkey
+is registered on ``netuid``, serve the axon on chain, resync the metagraph every ``mine.epoch_length``
+blocks (exit if the hotkey was deregistered).
 Offline (``offline=true``): bind 127.0.0.1, never construct a Subtensor, never look up the public IP,
 accept any correctly signed caller, and create the wallet if it does not exist.
 """
@@ -18,10 +20,12 @@ from omegaconf import DictConfig
 
 from a2a.errors import A2AError
 from a2a.mining.chain import BlacklistPolicy, ChainView, MetagraphView, StaticView, require_registered
+from a2a.mining.defaults import LOOPBACK
+from a2a.mining.identity import check_subnet
 from a2a.mining.intake import IntakeLimits
 from a2a.mining.miner import Miner, MinerSettings
 from a2a.mining.reload import ModelSlot
-from a2a.mining.server import build_axon, build_loopback_axon, start_axon
+from a2a.mining.server import build_axon, build_loopback_axon, check_port_free, start_axon
 
 log = logging.getLogger("a2a.mining")
 
@@ -116,9 +120,13 @@ def serve(cfg: DictConfig) -> None:
     ckpt = Path(str(cfg.ckpt)).expanduser()
     if not ckpt.is_file():
         raise A2AError(f"ckpt={ckpt}: no such checkpoint file")
+    if not cfg.offline and not str(cfg.netuid).isdigit():
+        raise A2AError(f"netuid must be the subnet's number, got {cfg.netuid!r}")
     settings = settings_from_config(cfg)
     policy = policy_from_config(cfg)
     device = resolve_device(str(cfg.mine.device))
+    bind_ip = LOOPBACK if cfg.offline else str(cfg.axon.ip or "0.0.0.0")
+    check_port_free(bind_ip, int(cfg.axon.port))
     wallet = open_wallet(cfg)
     hotkey = wallet.hotkey.ss58_address
 
@@ -128,6 +136,7 @@ def serve(cfg: DictConfig) -> None:
         chain = StaticView()
     else:
         subtensor = bt.Subtensor(network=str(cfg.subtensor.network))
+        check_subnet(subtensor, int(cfg.netuid), str(cfg.subtensor.network), force=bool(cfg.mine.force))
         chain = MetagraphView(subtensor, int(cfg.netuid))
         caller = require_registered(chain, hotkey, int(cfg.netuid))
         log.info("event=registered netuid=%d uid=%d hotkey=%s", int(cfg.netuid), caller.uid, hotkey)
@@ -151,7 +160,7 @@ def serve(cfg: DictConfig) -> None:
         axon = build_axon(
             wallet,
             port=port,
-            bind_ip=str(cfg.axon.ip or "0.0.0.0"),
+            bind_ip=bind_ip,
             external_ip=cfg.axon.external_ip,
             external_port=cfg.axon.external_port,
             max_workers=cfg.axon.max_workers,
