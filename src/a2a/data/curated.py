@@ -38,6 +38,7 @@ from a2a.data.aistpp import AISTPPDataset, is_aistpp_layout
 from a2a.data.windows import SPLITS, BadItem, BadItemPolicy, DanceSequence, DanceSource
 from a2a.errors import A2AError, BVHError, DatasetError, MotionFormatError
 from a2a.motion.bvh import BVHData, read_bvh
+from a2a.motion.library_rig import SMPL_TO_LIBRARY
 from a2a.motion.motion import Motion
 from a2a.motion.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from a2a.motion.skeleton import SMPL24, Skeleton
@@ -49,30 +50,7 @@ MOTION_SUFFIXES = (".bvh", ".pkl", ".npz")
 
 # The subnet-25 validator's edge_library_joint_map, reversed: library rig joint → SMPL joint (22 pairs;
 # the SMPL collars are not in the library rig).
-SUBNET_LIBRARY_TO_SMPL: dict[str, str] = {
-    "hips_JNT": "Pelvis",
-    "l_upleg_JNT": "Left_hip",
-    "l_leg_JNT": "Left_knee",
-    "l_foot_JNT": "Left_ankle",
-    "l_toebase_JNT": "Left_foot",
-    "r_upleg_JNT": "Right_hip",
-    "r_leg_JNT": "Right_knee",
-    "r_foot_JNT": "Right_ankle",
-    "r_toebase_JNT": "Right_foot",
-    "spine_JNT": "Spine1",
-    "spine1_JNT": "Spine2",
-    "spine2_JNT": "Spine3",
-    "neck_JNT": "Neck",
-    "head_JNT": "Head",
-    "l_shoulder_JNT": "Left_shoulder",
-    "l_arm_JNT": "Left_elbow",
-    "l_forearm_JNT": "Left_wrist",
-    "l_hand_JNT": "Left_palm",
-    "r_shoulder_JNT": "Right_shoulder",
-    "r_arm_JNT": "Right_elbow",
-    "r_forearm_JNT": "Right_wrist",
-    "r_hand_JNT": "Right_palm",
-}
+SUBNET_LIBRARY_TO_SMPL: dict[str, str] = {library: smpl for smpl, library in SMPL_TO_LIBRARY}
 
 # File units → metres: the candidate that makes the mapped bones closest to SMPL's lengths wins.
 _UNIT_CANDIDATES = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254}

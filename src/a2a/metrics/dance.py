@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import scipy.stats
 from scipy import linalg
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import argrelextrema
@@ -517,7 +518,8 @@ def pfc_dataset(clips: Sequence[np.ndarray], fps: float = 30.0, up_axis: str = "
 def bootstrap_ci(
     values: np.ndarray | Sequence[float], n_boot: int = 1000, seed: int = 0, alpha: float = 0.05
 ) -> tuple[float, float, float]:
-    """Percentile bootstrap confidence interval of a mean (e.g. per-clip BAS or PFC over 40 clips).
+    """Percentile bootstrap confidence interval of a mean (e.g. per-clip BAS or PFC over 40 clips), by
+    :func:`scipy.stats.bootstrap`.
 
     Args:
         values: ``[N]`` per-item values, ``N ≥ 1``, finite.
@@ -540,7 +542,16 @@ def bootstrap_ci(
         raise A2AError(f"bootstrap_ci: n_boot must be ≥ 1, got {n_boot}")
     if not 0.0 < alpha < 1.0:
         raise A2AError(f"bootstrap_ci: alpha must lie in (0, 1), got {alpha}")
-    rng = np.random.default_rng(seed)
-    resampled_means = data[rng.integers(0, data.size, size=(n_boot, data.size))].mean(axis=1)
-    low, high = np.quantile(resampled_means, [alpha / 2.0, 1.0 - alpha / 2.0])
-    return float(data.mean()), float(low), float(high)
+    mean = float(data.mean())
+    if data.size == 1 or np.ptp(data) == 0.0:
+        return mean, mean, mean  # every resample has the same mean
+    result = scipy.stats.bootstrap(
+        (data,),
+        np.mean,
+        n_resamples=int(n_boot),
+        confidence_level=1.0 - alpha,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    interval = result.confidence_interval
+    return mean, float(interval.low), float(interval.high)

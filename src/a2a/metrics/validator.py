@@ -39,57 +39,10 @@ import torch
 
 from a2a.errors import BVHError
 from a2a.motion.bvh import BVHData, is_bvh_text, read_bvh
+from a2a.motion.library_rig import LIBRARY_NAMES as _LIBRARY_NAMES
+from a2a.motion.library_rig import SMPL_NAMES as _SMPL_NAMES
 
 JointMap = Sequence[tuple[str, str]]
-
-_SMPL_NAMES = (
-    "Pelvis",
-    "Left_hip",
-    "Left_knee",
-    "Left_ankle",
-    "Left_foot",
-    "Right_hip",
-    "Right_knee",
-    "Right_ankle",
-    "Right_foot",
-    "Spine1",
-    "Spine2",
-    "Spine3",
-    "Neck",
-    "Head",
-    "Left_shoulder",
-    "Left_elbow",
-    "Left_wrist",
-    "Left_palm",
-    "Right_shoulder",
-    "Right_elbow",
-    "Right_wrist",
-    "Right_palm",
-)
-_LIBRARY_NAMES = (
-    "hips_JNT",
-    "l_upleg_JNT",
-    "l_leg_JNT",
-    "l_foot_JNT",
-    "l_toebase_JNT",
-    "r_upleg_JNT",
-    "r_leg_JNT",
-    "r_foot_JNT",
-    "r_toebase_JNT",
-    "spine_JNT",
-    "spine1_JNT",
-    "spine2_JNT",
-    "neck_JNT",
-    "head_JNT",
-    "l_shoulder_JNT",
-    "l_arm_JNT",
-    "l_forearm_JNT",
-    "l_hand_JNT",
-    "r_shoulder_JNT",
-    "r_arm_JNT",
-    "r_forearm_JNT",
-    "r_hand_JNT",
-)
 
 # (answer joint, reference joint) pairs, in the validator's order (the order matters for quirk 1).
 EDGE_LIBRARY: tuple[tuple[str, str], ...] = tuple(zip(_SMPL_NAMES, _LIBRARY_NAMES, strict=True))
