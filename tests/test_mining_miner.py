@@ -3,6 +3,7 @@
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from a2a.errors import A2AError, CheckpointError
@@ -32,6 +33,15 @@ def test_blacklist_policy_rules_and_priority():
     assert lenient.check(VIEW, "stranger")[0] is False and lenient.check(VIEW, "miner")[0] is False
     assert BlacklistPolicy.open().check(StaticView(), "anyone")[0] is False
     assert policy.priority(VIEW, "miner") == 20000.0 and policy.priority(VIEW, "stranger") == 0.0
+
+
+def test_min_stake_is_inclusive():
+    # Exactly min_stake is enough; the smallest step below is not.
+    at_threshold = StaticView({"v": Caller(uid=4, stake=100.0, validator_permit=True)})
+    below = StaticView({"v": Caller(uid=4, stake=float(np.nextafter(100.0, 0.0)), validator_permit=True)})
+    policy = BlacklistPolicy(min_stake=100.0)
+    assert policy.check(at_threshold, "v") == (False, "uid 4 allowed")
+    assert policy.check(below, "v") == (True, "uid 4 stake 100 < blacklist.min_stake=100")
 
 
 def test_require_registered_explains_how_to_register():
