@@ -32,7 +32,7 @@ AudioSource = str | os.PathLike | bytes | np.ndarray
 
 # A waveform whose peak stays below this (−100 dBFS, a third of a 16-bit LSB) is treated as silent.
 SILENCE_PEAK = 1e-5
-_BLOCK_FRAMES = 1 << 16
+_BLOCK_SAMPLES = 1 << 18  # samples per libsndfile block, all channels together (1 MiB of float32)
 
 
 def describe_source(source: AudioSource) -> str:
@@ -101,8 +101,9 @@ def _check_wave(
 ) -> None:
     if wave.size == 0:
         raise AudioError(f"{name}: audio is empty (0 samples)")
-    finite = np.isfinite(wave)
-    if not finite.all():
+    high, low = float(np.max(wave)), float(np.min(wave))  # NaN propagates; no copy of a long wave
+    if not (np.isfinite(high) and np.isfinite(low)):
+        finite = np.isfinite(wave)
         first = int(np.flatnonzero(~finite)[0])
         raise AudioError(
             f"{name}: audio contains NaN or infinite samples ({int((~finite).sum())} of {wave.size}, "
@@ -112,7 +113,7 @@ def _check_wave(
         raise AudioError(
             f"{name}: audio is {wave.size / sr:.2f} s long, longer than max_seconds={max_seconds}"
         )
-    if not allow_silent and float(np.max(np.abs(wave))) < SILENCE_PEAK:
+    if not allow_silent and max(high, -low) < SILENCE_PEAK:
         raise AudioError(
             f"{name}: audio is silent (peak below {SILENCE_PEAK:g}); pass allow_silent=True to accept it"
         )
@@ -183,9 +184,11 @@ def _read_soundfile(
         if max_seconds is not None and rate > ffmpeg.MAX_SAMPLE_RATE:
             raise AudioError(f"{name}: sample rate {rate} Hz is over {ffmpeg.MAX_SAMPLE_RATE} Hz; refused")
         wave = np.empty(frames, dtype=np.float32)
+        block_buffer = np.empty((max(1, _BLOCK_SAMPLES // audio.channels), audio.channels), dtype=np.float32)
         filled = 0
-        # blocks() stops at the header's frame count, so a stream longer than its header is cut there.
-        for block in audio.blocks(blocksize=_BLOCK_FRAMES, dtype="float32", always_2d=True):
+        # blocks() stops at the header's frame count, so a stream longer than its header is cut there;
+        # with out= it refills one buffer instead of copying every block.
+        for block in audio.blocks(dtype="float32", always_2d=True, out=block_buffer):
             if cancel is not None:
                 cancel.raise_if_cancelled(name)
             wave[filled : filled + len(block)] = block.mean(axis=1, dtype=np.float32)
