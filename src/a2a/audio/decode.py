@@ -7,10 +7,11 @@ a child process under the same caps. Resampling of libsndfile's output uses ``li
 default ``soxr_hq`` resampler, the same call ``librosa.load(path, sr=...)`` makes; ffmpeg resamples its
 own output.
 
-With ``max_seconds`` set (untrusted audio, e.g. the miner's requests), no more than
-``max_seconds · max(rate, sr)`` mono samples are ever held: the duration a header declares is checked
-before decoding, libsndfile reads no further than its header's frame count, ffmpeg is cut at the cap,
-and sample rates over :data:`~a2a.audio.ffmpeg.MAX_SAMPLE_RATE` are refused.
+With ``max_seconds`` set (untrusted audio, e.g. the miner's requests), at most ``max_seconds`` of mono
+samples are held, at the file's rate from libsndfile (plus its resampled copy) or at the output rate
+from ffmpeg: the duration a header declares is checked before decoding, libsndfile reads no further
+than its header's frame count, ffmpeg is cut at the cap, and sample rates over
+:data:`~a2a.audio.ffmpeg.MAX_SAMPLE_RATE` are refused.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def _check_wave(
         )
     if max_seconds is not None and wave.size / sr > max_seconds:
         raise AudioError(
-            f"{name}: audio is {wave.size / sr:.2f} s long, longer than max_seconds={max_seconds}"
+            f"{name}: audio is {wave.size / sr:.2f} s long, longer than max_seconds={max_seconds:g}"
         )
     if not allow_silent and max(high, -low) < SILENCE_PEAK:
         raise AudioError(
