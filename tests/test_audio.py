@@ -144,8 +144,7 @@ def test_load_mp3_through_libsndfile(tmp_path: Path) -> None:
     assert sr == SR and abs(decoded.size - wave.size) < 3000
 
 
-@pytest.mark.filterwarnings("ignore:'(aifc|audioop|sunau)' is deprecated:DeprecationWarning")
-def test_audioread_fallback_when_soundfile_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ffmpeg_fallback_when_soundfile_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     wave = click_song(0.5)
     stereo = np.stack([wave, np.zeros_like(wave)], axis=1)
     path = write_wav(tmp_path / "fallback.wav", stereo, subtype="PCM_16")
@@ -154,12 +153,22 @@ def test_audioread_fallback_when_soundfile_fails(tmp_path: Path, monkeypatch: py
     def refuse(*args: object, **kwargs: object) -> None:
         raise sf.LibsndfileError(0, "refused for the test")
 
-    monkeypatch.setattr("a2a.audio.decode.sf.info", refuse)
-    decoded, sr = load_audio(path)  # audioread's stdlib WAV backend decodes it
+    monkeypatch.setattr("a2a.audio.decode.sf.SoundFile", refuse)
+    decoded, sr = load_audio(path)  # ffmpeg decodes it, averaging the channels the same way
     assert sr == SR
     np.testing.assert_allclose(decoded, expected, atol=1e-6)
     decoded_bytes, _ = load_audio(path.read_bytes())
     np.testing.assert_allclose(decoded_bytes, expected, atol=1e-6)
+    resampled, sr16 = load_audio(path, sr=16000)  # resampled by ffmpeg
+    assert sr16 == 16000 and abs(resampled.size - 8000) <= 2
+
+    monkeypatch.setattr("a2a.audio.ffmpeg.find_ffmpeg", lambda: None)
+    with pytest.raises(
+        AudioError,
+        match=r"fallback\.wav: cannot decode audio \(soundfile: .*refused for the test"
+        r".*; ffmpeg: not found, neither on PATH nor from the imageio-ffmpeg package",
+    ):
+        load_audio(path)
 
 
 def test_load_audio_bad_inputs(tmp_path: Path) -> None:

@@ -4,18 +4,16 @@ Every server here listens on 127.0.0.1; refused addresses are refused before any
 """
 
 import base64
-import http.server
 import io
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+from a2a.cancel import CancelToken, WorkCancelled
 from a2a.errors import AudioError
 from a2a.mining.intake import (
     IntakeLimits,
@@ -25,8 +23,11 @@ from a2a.mining.intake import (
     load_request_audio,
     resolve_allowed,
 )
+from tests.servers import http_server, redirect_to, send_bytes, silent_server, stall_after
 
 LOCAL = IntakeLimits(allow_private_urls=True, download_timeout=2.0)
+# 127.0.0.1 allowed by configuration, every other non-global address (127.0.0.2 included) still refused.
+ONLY_127_0_0_1 = IntakeLimits(allow_private_networks=("127.0.0.1/32",), download_timeout=2.0)
 
 
 def wav_bytes(seconds: float = 1.0, sr: int = 22050) -> bytes:
@@ -34,90 +35,6 @@ def wav_bytes(seconds: float = 1.0, sr: int = 22050) -> bytes:
     buf = io.BytesIO()
     sf.write(buf, (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), sr, format="WAV")
     return buf.getvalue()
-
-
-@contextmanager
-def http_server(routes: dict) -> Iterator[tuple[str, list]]:
-    """Serve ``routes`` (path → callable(handler)) on 127.0.0.1; yields (base URL, request log)."""
-    seen: list[str] = []
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def do_GET(self) -> None:
-            seen.append(self.path)
-            routes.get(self.path, lambda h: h.send_error(404))(self)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@contextmanager
-def silent_server() -> Iterator[tuple[int, list]]:
-    """A TCP server on 127.0.0.1 that accepts connections and never answers; yields (port, accepted)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    listener.settimeout(0.1)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept_loop() -> None:
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept_loop, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], accepted
-    finally:
-        stop.set()
-        thread.join(1)
-        for conn in accepted:
-            conn.close()
-        listener.close()
-
-
-def send_bytes(data: bytes, content_length: bool = True):
-    def route(handler) -> None:
-        handler.send_response(200)
-        if content_length:
-            handler.send_header("Content-Length", str(len(data)))
-        else:
-            handler.send_header("Transfer-Encoding", "chunked")
-        handler.end_headers()
-        if content_length:
-            handler.wfile.write(data)
-        else:
-            for start in range(0, len(data), 4096):
-                chunk = data[start : start + 4096]
-                handler.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-            handler.wfile.write(b"0\r\n\r\n")
-
-    return route
-
-
-def redirect_to(location: str):
-    def route(handler) -> None:
-        handler.send_response(302)
-        handler.send_header("Location", location)
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()
-
-    return route
 
 
 # --- base64 -----------------------------------------------------------------------------------------
@@ -148,7 +65,7 @@ def test_base64_refusals(payload, message):
 def test_base64_size_cap_checked_before_decoding():
     payload = "A" * 4000  # decodes to 3000 bytes
     assert len(decode_base64_audio(payload, max_bytes=3000)) == 3000
-    with pytest.raises(AudioError, match="3000 bytes, over mine.max_audio_bytes=2999"):
+    with pytest.raises(AudioError, match="3000 bytes, over mine.max_data_bytes=2999"):
         decode_base64_audio(payload, max_bytes=2999)
 
 
@@ -179,8 +96,8 @@ def test_address_refusal_classes(address, reason):
 def test_resolve_allowed_refuses_literal_private_ip_without_connecting():
     # getaddrinfo on an IP literal does no DNS query and no connection.
     with pytest.raises(AudioError, match=r"resolves to 10\.0\.0\.7, a private address: refused"):
-        resolve_allowed("10.0.0.7", 80, allow_private=False)
-    assert resolve_allowed("127.0.0.1", 80, allow_private=True)[0][1][:2] == ("127.0.0.1", 80)
+        resolve_allowed("10.0.0.7", 80, IntakeLimits())
+    assert resolve_allowed("127.0.0.1", 80, LOCAL)[0][1][:2] == ("127.0.0.1", 80)
 
 
 def test_loopback_url_refused_before_any_connection():
@@ -267,7 +184,123 @@ def test_trickling_server_hits_the_overall_deadline():
         start = time.monotonic()
         with pytest.raises(AudioError, match="timed out"):
             download_audio(f"{base}/slow", IntakeLimits(allow_private_urls=True, download_timeout=0.6))
-        assert time.monotonic() - start < 2.0
+        assert time.monotonic() - start < 1.0
+
+
+@pytest.mark.timeout(10)
+def test_each_read_waits_only_until_the_deadline():
+    # A byte at 0.05 s and at 0.7 s, then silence: the read after the second byte may only wait the 0.3 s
+    # left, not a whole socket timeout (that would end near 1.7 s instead of 1.0 s).
+    release = threading.Event()
+    route = stall_after([(0.05, b"x"), (0.65, b"x")], release)
+    with http_server({"/stall": route, "/ok": send_bytes(b"fine")}) as (base, _):
+        try:
+            start = time.monotonic()
+            with pytest.raises(AudioError, match="timed out after mine.download_timeout=1 s"):
+                download_audio(f"{base}/stall", IntakeLimits(allow_private_urls=True, download_timeout=1.0))
+            assert time.monotonic() - start < 1.25
+        finally:
+            release.set()
+        assert download_audio(f"{base}/ok", LOCAL) == b"fine"
+
+
+# --- address guards: which address, every address, the address connected to -----------------------------
+
+
+def test_allow_private_networks_allows_only_those_addresses():
+    assert ONLY_127_0_0_1.address_refusal("127.0.0.1") is None
+    assert ONLY_127_0_0_1.address_refusal("::ffff:127.0.0.1") is None  # the same address, IPv4-mapped
+    assert ONLY_127_0_0_1.address_refusal("127.0.0.2") == "a loopback address"
+    assert ONLY_127_0_0_1.address_refusal("::1") == "a loopback address"
+    assert ONLY_127_0_0_1.address_refusal("10.0.0.1") == "a private address"
+    assert IntakeLimits(allow_private_networks=("10.0.0.0/8",)).address_refusal("10.9.8.7") is None
+    assert IntakeLimits().address_refusal("127.0.0.1") == "a loopback address"
+
+
+def test_redirect_into_a_refused_address_is_refused_before_connecting():
+    data = wav_bytes(0.2)
+    routes = {"/a.wav": send_bytes(data)}
+    with http_server(routes) as (base, seen):
+        port = base.rsplit(":", 1)[1]
+        routes["/r"] = redirect_to(f"http://127.0.0.2:{port}/a.wav")  # same port, refused address
+        with pytest.raises(
+            AudioError, match=r"URL host '127\.0\.0\.2' resolves to 127\.0\.0\.2, a loopback address: refused"
+        ):
+            download_audio(f"{base}/r", ONLY_127_0_0_1)
+        assert seen == ["/r"]
+        assert download_audio(f"{base}/a.wav", ONLY_127_0_0_1) == data  # the allowed address still works
+
+
+class FakeDNS:
+    """Answers ``getaddrinfo`` for the name ``audio.test`` with the next list of addresses in ``answers``
+    (the last one repeats); every other name goes to the real resolver (only IP literals are used here)."""
+
+    def __init__(self, monkeypatch, answers: list[list[str]]) -> None:
+        self.answers = answers
+        self.calls = 0
+        self.real = socket.getaddrinfo
+        monkeypatch.setattr(socket, "getaddrinfo", self)
+
+    def __call__(self, host, port, *args, **kwargs):
+        if host != "audio.test":
+            return self.real(host, port, *args, **kwargs)
+        addresses = self.answers[min(self.calls, len(self.answers) - 1)]
+        self.calls += 1
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, int(port))) for address in addresses]
+
+
+@pytest.mark.parametrize("addresses", [["127.0.0.1", "127.0.0.2"], ["127.0.0.2", "127.0.0.1"]])
+def test_every_resolved_address_is_checked(monkeypatch, addresses):
+    data = wav_bytes(0.2)
+    with http_server({"/a.wav": send_bytes(data)}) as (base, seen):
+        port = base.rsplit(":", 1)[1]
+        FakeDNS(monkeypatch, [addresses])
+        with pytest.raises(AudioError, match=r"'audio\.test' resolves to 127\.0\.0\.2, a loopback address"):
+            download_audio(f"http://audio.test:{port}/a.wav", ONLY_127_0_0_1)
+        assert seen == []  # refused before any connection
+
+
+def test_connection_goes_to_the_checked_address_when_dns_changes(monkeypatch):
+    # DNS rebinding: the name resolves to an allowed address for the check, then to a refused one. The
+    # connection must go to the checked address (here: the only one where a server listens).
+    data = wav_bytes(0.2)
+    hosts: list[str] = []
+
+    def record_host(handler) -> None:
+        hosts.append(handler.headers["Host"])
+        send_bytes(data)(handler)
+
+    with http_server({"/a.wav": record_host}) as (base, seen):
+        port = base.rsplit(":", 1)[1]
+        dns = FakeDNS(monkeypatch, [["127.0.0.1"], ["127.0.0.2"]])
+        assert download_audio(f"http://audio.test:{port}/a.wav", ONLY_127_0_0_1) == data
+        assert dns.calls == 1  # resolved once, for the check; the connection reused that answer
+        assert seen == ["/a.wav"] and hosts == [f"audio.test:{port}"]
+
+
+# --- cancellation ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(10)
+def test_cancelling_a_download_stops_it_at_once():
+    with silent_server() as (port, accepted):
+        token = CancelToken()
+        threading.Timer(0.3, token.cancel).start()
+        start = time.monotonic()
+        with pytest.raises(WorkCancelled, match=r"URL 'http://127\.0\.0\.1:\d+/a\.wav': cancelled"):
+            download_audio(f"http://127.0.0.1:{port}/a.wav", IntakeLimits(allow_private_urls=True), token)
+        assert 0.25 < time.monotonic() - start < 0.8  # not the 20 s download_timeout
+        assert len(accepted) == 1
+
+
+@pytest.mark.timeout(10)
+def test_the_requests_deadline_bounds_the_download():
+    with silent_server() as (port, _):
+        token = CancelToken(deadline=time.monotonic() + 0.4)
+        start = time.monotonic()
+        with pytest.raises(AudioError, match="download timed out after the request's deadline"):
+            download_audio(f"http://127.0.0.1:{port}/a.wav", IntakeLimits(allow_private_urls=True), token)
+        assert 0.35 < time.monotonic() - start < 0.8
 
 
 # --- decoding -----------------------------------------------------------------------------------------
@@ -298,7 +331,20 @@ def test_load_request_audio_refusals_name_the_input():
 
 
 def test_limits_validation_and_body_cap():
-    assert IntakeLimits(max_bytes=3).max_body_bytes == 4 + 64 * 1024
-    assert IntakeLimits().max_body_bytes > 4 * IntakeLimits().max_bytes // 3
+    # The body cap follows the 'data' cap (base64 is 4/3 of it), not the download cap.
+    assert IntakeLimits(max_data_bytes=3, max_bytes=10**9).max_body_bytes == 4 + 64 * 1024
+    assert IntakeLimits().max_body_bytes == 22_435_160  # 4 * ceil(16 MiB / 3) + 64 KiB
     with pytest.raises(AudioError, match="mine.download_timeout must be positive"):
         IntakeLimits(download_timeout=0)
+    with pytest.raises(AudioError, match="mine.max_audio_bytes must be positive, got 0"):
+        IntakeLimits(max_bytes=0)
+    with pytest.raises(AudioError, match=r"mine.allow_private_networks: '10\.0\.0\.0/33' is not an address"):
+        IntakeLimits(allow_private_networks=("10.0.0.0/33",))
+
+
+def test_default_caps_fit_five_minutes():
+    limits = IntakeLimits()
+    assert limits.max_seconds == 300
+    assert limits.max_bytes >= 44 + 300 * 48_000 * 2 * 2  # 16-bit 48 kHz stereo WAV
+    assert limits.max_data_bytes >= 300 * 320_000 // 8  # any lossy format at 320 kbit/s
+    assert limits.max_data_bytes >= 44 + 300 * 24_000 * 2  # 16-bit mono WAV at 24 kHz

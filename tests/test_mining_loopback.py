@@ -8,7 +8,9 @@ and every URL points at a server on 127.0.0.1.
 import asyncio
 import base64
 import json
+import os
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -30,6 +32,8 @@ from a2a.mining.reload import ModelSlot  # noqa: E402
 from a2a.mining.server import LOOPBACK, build_loopback_axon, no_external_ip_lookup, start_axon  # noqa: E402
 from a2a.motion import Motion  # noqa: E402
 from a2a.motion.bvh import motion_to_bvh, read_bvh  # noqa: E402
+from tests.ffmpeg_audio import looped_mka, opus_mka  # noqa: E402
+from tests.servers import http_server, send_bytes, silent_server  # noqa: E402
 
 
 class SlowStaticGenerator:
@@ -92,7 +96,7 @@ def start_miner(wallet, generator_or_slot, *, chain=None, policy=None, **setting
         MinerSettings(limits=limits, **settings),
     )
     port = free_port()
-    axon = build_loopback_axon(wallet, port=port, max_body_bytes=limits.max_body_bytes)
+    axon = build_loopback_axon(wallet, port=port, max_body_bytes=limits.max_body_bytes, admission=miner)
     miner.attach(axon)
     start_axon(axon)
     return RunningMiner(miner, axon, wallet, port)
@@ -158,7 +162,7 @@ def test_round_trip_data_and_url_with_fake_generator(wallets, audio_file, tmp_pa
 @pytest.mark.timeout(60)
 def test_malformed_inputs_and_overload_always_answer_a_string(wallets, audio_file, tmp_path):
     _, miner_wallet, validator = wallets
-    limits = IntakeLimits(allow_private_urls=False, max_bytes=200_000, download_timeout=1.0)
+    limits = IntakeLimits(allow_private_urls=False, max_data_bytes=200_000, download_timeout=1.0)
     strict = start_miner(miner_wallet, SlowStaticGenerator(delay=0.3), limits=limits, queue_size=1)
     listener = socket.socket()  # a URL that never answers: accepts, then stays silent
     listener.bind((LOOPBACK, 0))
@@ -191,7 +195,10 @@ def test_malformed_inputs_and_overload_always_answer_a_string(wallets, audio_fil
         assert all(isinstance(a.animation_output, str) for a in answers)
         assert 1 <= len(served) <= 2 and strict.miner.stats.queue_full >= 3
         assert elapsed < 3.0
-        assert all(a.audio_input == "" for a in answers)  # base64 is not echoed back
+        # Refused in forward (200) or, past two bodies being read, before the body was read (503).
+        assert {a.dendrite.status_code for a in answers} <= {200, 503}
+        answered = [a for a in answers if a.dendrite.status_code == 200]
+        assert answered and all(a.audio_input == "" for a in answered)  # base64 is not echoed back
 
         # The miner still serves afterwards; a URL that never answers ends in "" before the deadline.
         assert asyncio.run(
@@ -248,6 +255,151 @@ def test_blacklist_and_deadline_over_the_wire(wallets, audio_file):
         guarded.stop()
 
 
+# --- abuse: the miner answers "" on time and keeps serving ---------------------------------------------
+
+ONLY_LOOPBACK = IntakeLimits(allow_private_networks=("127.0.0.1/32",), download_timeout=20.0)
+
+
+def valid_request(validator, running, payload: str, timeout: float = 10.0) -> tuple[float, object]:
+    start = time.monotonic()
+    (answer,) = asyncio.run(
+        call_many(validator, running.info, [VPA2ASynapse(input_type="data", audio_input=payload)], timeout)
+    )
+    return time.monotonic() - start, answer
+
+
+def wait_until(condition, seconds: float = 3.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@pytest.mark.timeout(90)
+def test_slow_urls_past_their_timeout_do_not_delay_the_next_request(wallets, audio_file):
+    # More abandoned downloads than asyncio's default pool has threads (the work that used to pile up).
+    slow_count = min(32, (os.cpu_count() or 1) + 4) + 2
+    _, miner_wallet, validator = wallets
+    running = start_miner(miner_wallet, SlowStaticGenerator(), limits=ONLY_LOOPBACK, queue_size=slow_count)
+    try:
+        payload = b64(audio_file)
+        before, answer = valid_request(validator, running, payload)
+        assert answer.animation_output.startswith("HIERARCHY")
+        with silent_server() as (port, accepted):
+            slow = [
+                VPA2ASynapse(input_type="url", audio_input=f"http://127.0.0.1:{port}/{i}.wav")
+                for i in range(slow_count)
+            ]
+            start = time.monotonic()
+            # timeout 4 s: each gets 1 s (the miner keeps 3 s for the reply), far under download_timeout.
+            answers = asyncio.run(call_many(validator, running.info, slow, timeout=4.0))
+            burst = time.monotonic() - start
+            assert [a.animation_output for a in answers] == [""] * slow_count
+            assert all(a.dendrite.status_code == 200 for a in answers) and burst < 3.0
+            after, answer = valid_request(validator, running, payload)
+            assert answer.animation_output.startswith("HIERARCHY"), f"no BVH after {after:.2f} s"
+            assert after < before + 1.0, f"next request took {after:.2f} s (before the burst: {before:.2f} s)"
+            assert len(accepted) == slow_count  # every download had started
+            # The downloads were stopped, not left running: every place is free again.
+            assert wait_until(lambda: running.miner.queue.admitted == 0, 1.0)
+    finally:
+        running.stop()
+
+
+def raw_request_without_body(validator, running, declared_bytes: int) -> socket.socket:
+    """Send a correctly signed 'data' request's headers declaring ``declared_bytes`` of body, and no body."""
+    with no_external_ip_lookup():
+        dendrite = bt.Dendrite(wallet=validator)
+    synapse = dendrite.preprocess_synapse_for_request(running.info, VPA2ASynapse(input_type="data"), 10.0)
+    headers = {key: str(value) for key, value in synapse.to_headers().items()}
+    head = ["POST /VPA2ASynapse HTTP/1.1", f"Host: {LOOPBACK}:{running.port}"]
+    head += ["Content-Type: application/json", f"Content-Length: {declared_bytes}"]
+    head += [f"{key}: {value}" for key, value in headers.items()]
+    sock = socket.create_connection((LOOPBACK, running.port), timeout=5.0)
+    sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
+    return sock
+
+
+def read_response(sock: socket.socket) -> tuple[int, dict]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+        )
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return int(head.split()[1]), json.loads(body)
+
+
+@pytest.mark.timeout(60)
+def test_large_bodies_are_refused_unread_when_the_miner_has_no_room(wallets, audio_file):
+    _, miner_wallet, validator = wallets
+    running = start_miner(miner_wallet, SlowStaticGenerator(delay=1.5), queue_size=0)
+    payload = b64(audio_file)
+    try:
+        busy = threading.Thread(target=valid_request, args=(validator, running, payload))
+        busy.start()
+        assert wait_until(lambda: running.miner.queue.admitted == 1)
+        # The miner is full: a 10 MB body is refused from its headers (it is never sent), at once.
+        start = time.monotonic()
+        with raw_request_without_body(validator, running, 10_000_000) as sock:
+            status, body = read_response(sock)
+        assert (status, body["animation_output"]) == (503, "") and time.monotonic() - start < 1.0
+        assert body["message"] == "miner busy: request refused before reading its body"
+        busy.join()
+
+        # Room in the queue, but two large bodies are already being read: a third waits for nothing.
+        held = [raw_request_without_body(validator, running, 10_000_000) for _ in range(2)]
+        assert wait_until(lambda: running.miner._large_bodies == 2)
+        with raw_request_without_body(validator, running, 10_000_000) as sock:
+            status, _ = read_response(sock)
+        assert status == 503 and running.miner.stats.queue_full == 2
+        for sock in held:
+            sock.close()
+        assert wait_until(lambda: running.miner._large_bodies == 0)
+
+        _, answer = valid_request(validator, running, payload)
+        assert answer.animation_output.startswith("HIERARCHY")
+    finally:
+        running.stop()
+
+
+@pytest.mark.timeout(60)
+def test_audio_bombs_are_refused_quickly_and_the_miner_keeps_serving(wallets, audio_file, tmp_path):
+    _, miner_wallet, validator = wallets
+    short = opus_mka(tmp_path / "short.mka")
+    declared = looped_mka(short, tmp_path / "declared.mka", 150)  # says 25 min
+    lying = looped_mka(short, tmp_path / "lying.mka", 150, header="lie")  # 25 min, says 10 s
+    limits = IntakeLimits(allow_private_networks=("127.0.0.1/32",), max_seconds=30.0)
+    running = start_miner(miner_wallet, SlowStaticGenerator(), limits=limits)
+    try:
+        elapsed, answer = valid_request(validator, running, b64(declared))
+        assert answer.animation_output == "" and elapsed < 2.0
+        assert "audio is 1501.20 s long (declared by the file)" in running.miner.last_request["reason"]
+        with http_server({"/lying.mka": send_bytes(lying.read_bytes())}) as (base, _):
+            start = time.monotonic()
+            (answer,) = asyncio.run(
+                call_many(
+                    validator, running.info, [VPA2ASynapse(input_type="url", audio_input=f"{base}/lying.mka")]
+                )
+            )
+        assert answer.animation_output == "" and time.monotonic() - start < 5.0
+        assert "longer than max_seconds=30 (decoding stopped there" in running.miner.last_request["reason"]
+        _, answer = valid_request(validator, running, b64(audio_file))
+        assert answer.animation_output.startswith("HIERARCHY")
+    finally:
+        running.stop()
+
+
 # --- tier 1: the tiny checkpoint end to end -----------------------------------------------------------
 
 
@@ -296,7 +448,7 @@ def test_refused_request_says_why_in_the_status_message(wallets, audio_file, tmp
         assert answer.dendrite.status_code == 200 and answer.animation_output == ""
         message = answer.dendrite.status_message
         assert message.startswith("no animation: audio refused: ")
-        assert message.endswith("audio is 2.00 s long, longer than max_seconds=1.0")
+        assert message.endswith("audio is 2.00 s long, longer than max_seconds=1")
         # Through `a2a query`: exit status 1 and the reason on stderr, no answer file.
         code = cli.main(
             [
@@ -317,7 +469,7 @@ def test_refused_request_says_why_in_the_status_message(wallets, audio_file, tmp
     assert code == 1 and not (tmp_path / "answer.bvh").exists()
     err = capsys.readouterr().err
     assert "a2a query: empty answer (status 200: no animation: audio refused: " in err
-    assert "longer than max_seconds=1.0" in err
+    assert "longer than max_seconds=1)" in err
 
 
 def test_status_message_is_one_short_ascii_line():

@@ -1,13 +1,15 @@
 """Miner parts without a network: blacklist policy, stake-ordered bounded queue, hot reload, axon hooks."""
 
+import asyncio
 import threading
 import time
 
+import numpy as np
 import pytest
 
-from a2a.errors import A2AError, CheckpointError
+from a2a.errors import A2AError, AudioError, CheckpointError
 from a2a.mining.chain import BlacklistPolicy, Caller, StaticView, require_registered
-from a2a.mining.miner import Miner, MinerSettings
+from a2a.mining.miner import MAX_LARGE_BODIES, Miner, MinerSettings
 from a2a.mining.protocol import VPA2ASynapse
 from a2a.mining.reload import ModelSlot
 from a2a.mining.scheduler import DeadlineExceeded, InferenceQueue
@@ -34,6 +36,15 @@ def test_blacklist_policy_rules_and_priority():
     assert policy.priority(VIEW, "miner") == 20000.0 and policy.priority(VIEW, "stranger") == 0.0
 
 
+def test_min_stake_is_inclusive():
+    # Exactly min_stake is enough; the smallest step below is not.
+    at_threshold = StaticView({"v": Caller(uid=4, stake=100.0, validator_permit=True)})
+    below = StaticView({"v": Caller(uid=4, stake=float(np.nextafter(100.0, 0.0)), validator_permit=True)})
+    policy = BlacklistPolicy(min_stake=100.0)
+    assert policy.check(at_threshold, "v") == (False, "uid 4 allowed")
+    assert policy.check(below, "v") == (True, "uid 4 stake 100 < blacklist.min_stake=100")
+
+
 def test_require_registered_explains_how_to_register():
     assert require_registered(VIEW, "validator", 25).uid == 1
     with pytest.raises(A2AError, match="not registered on netuid 25.*btcli subnet register --netuid 25"):
@@ -50,6 +61,57 @@ def test_axon_hooks_read_the_caller_hotkey():
         assert miner.priority(synapse) == 20000.0
         synapse.dendrite.hotkey = "validator"
         assert miner.blacklist(synapse) == (False, "uid 1 allowed")
+    finally:
+        miner.close()
+
+
+@pytest.mark.timeout(10)
+def test_a_request_keeps_its_place_until_its_intake_work_ends(monkeypatch):
+    release = threading.Event()
+    tokens = []
+
+    def uninterruptible_intake(input_type, audio_input, limits, sample_rate=None, cancel=None):
+        tokens.append(cancel)
+        release.wait(5)  # work that ignores the cancel, e.g. a decode between two checks
+        raise AudioError("finished too late")
+
+    monkeypatch.setattr("a2a.mining.miner.load_request_audio", uninterruptible_intake)
+    slot = type("Slot", (), {"current": object()})()
+    miner = Miner(slot, VIEW, BlacklistPolicy.open(), MinerSettings(queue_size=0, deadline_seconds=0.2))
+    url = VPA2ASynapse(input_type="url", audio_input="http://127.0.0.1:9/never-fetched.wav")
+    try:
+        start = time.monotonic()
+        answer = asyncio.run(miner.forward(url))
+        assert answer.animation_output == "" and time.monotonic() - start < 1.0
+        assert miner.last_request["reason"].startswith("deadline of 0 s passed")
+        assert miner.queue.admitted == 1  # the work still runs, so it keeps the only place ...
+        assert tokens[0].cancelled  # ... although answering cancelled it
+        refused = asyncio.run(miner.forward(url.model_copy()))
+        assert refused.animation_output == "" and miner.stats.queue_full == 1 and len(tokens) == 1
+        release.set()
+        deadline = time.monotonic() + 2
+        while miner.queue.admitted and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert miner.queue.admitted == 0
+    finally:
+        release.set()
+        miner.close()
+
+
+def test_large_bodies_are_admitted_only_with_room():
+    slot = type("Slot", (), {"current": object()})()
+    miner = Miner(slot, VIEW, BlacklistPolicy.open(), MinerSettings(queue_size=3))
+    try:
+        assert MAX_LARGE_BODIES == 2
+        assert miner.admit_body() and miner.admit_body()
+        assert not miner.admit_body()  # two bodies are being read
+        miner.body_done()
+        assert miner.admit_body()
+        miner.body_done()
+        miner.body_done()
+        assert all(miner.queue.try_admit() for _ in range(4))  # 1 running + 3 waiting: full
+        assert not miner.admit_body()  # the request would be refused after its body was read
+        assert miner.stats.queue_full == 2
     finally:
         miner.close()
 

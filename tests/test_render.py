@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 from PIL import Image
 
+from a2a.audio.ffmpeg import find_ffmpeg
 from a2a.errors import A2AError, AudioError, MotionFormatError
 from a2a.motion import Motion
 from a2a.render import (
@@ -239,7 +240,7 @@ def test_mp4_carries_the_audio_trimmed_to_the_video(tmp_path: Path):
     assert float(audio["duration"]) == pytest.approx(1.0, abs=0.05)
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg")
+@pytest.mark.skipif(find_ffmpeg() is None, reason="needs ffmpeg")
 def test_mp4_pads_odd_panel_sizes_for_yuv420(tmp_path: Path):
     out = render(_rest(3), tmp_path / "odd.mp4", size=(101, 75), progress=False)
     if shutil.which("ffprobe") is not None:

@@ -5,8 +5,8 @@ One or several motions are drawn side by side (e.g. generated next to ground tru
 coloured by side (left red, right blue, centre grey) and a shared time label. The camera either keeps
 fixed bounds covering every frame or, when the dancer travels far, follows the smoothed root.
 
-Output by extension: ``.mp4`` is encoded by ffmpeg (from ``PATH`` or the ``imageio_ffmpeg`` package when
-installed) with the audio track muxed in and trimmed to the video's length; ``.gif`` is written by Pillow
+Output by extension: ``.mp4`` is encoded by ffmpeg (from ``PATH``, else the ``imageio-ffmpeg`` package's)
+with the audio track muxed in and trimmed to the video's length; ``.gif`` is written by Pillow
 (no audio). Without ffmpeg an ``.mp4`` request writes a ``.gif`` next to it and says so.
 """
 
@@ -16,7 +16,6 @@ import functools
 import logging
 import math
 import os
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -34,6 +33,7 @@ from scipy.ndimage import gaussian_filter1d
 from tqdm import tqdm
 
 from a2a.audio.decode import load_audio
+from a2a.audio.ffmpeg import find_ffmpeg
 from a2a.errors import A2AError, AudioError, MotionFormatError
 from a2a.motion.motion import Motion
 from a2a.motion.skeleton import SMPL24, Skeleton
@@ -402,22 +402,6 @@ def _ffmpeg_encoder(ffmpeg: str) -> str:
         [ffmpeg, "-hide_banner", "-encoders"], capture_output=True, text=True, check=False
     )
     return "libx264" if "libx264" in result.stdout else "mpeg4"
-
-
-def find_ffmpeg() -> str | None:
-    """Path of an ffmpeg executable: ``ffmpeg`` on ``PATH``, else the binary bundled with the optional
-    ``imageio_ffmpeg`` package, else ``None``."""
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    try:
-        import imageio_ffmpeg  # optional: a pip-installable ffmpeg binary
-    except ImportError:
-        return None
-    try:
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except RuntimeError:
-        return None
 
 
 def _audio_clip(audio: str | os.PathLike, seconds: float) -> tuple[np.ndarray, int]:

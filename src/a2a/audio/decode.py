@@ -1,17 +1,23 @@
 """Decode audio from a file, encoded bytes or an array into a mono float32 waveform.
 
-Files and bytes are decoded by ``soundfile`` (libsndfile: WAV, FLAC, OGG/Vorbis, and MP3 from libsndfile
-1.1 on). Anything libsndfile cannot read (M4A/AAC, WMA, MP3 with libsndfile < 1.1) falls back to
-``audioread`` (as ``librosa.load`` does), which needs ffmpeg (or GStreamer / Core Audio) for those.
-Resampling uses ``librosa.resample`` with its default ``soxr_hq`` resampler, the same call
-``librosa.load(path, sr=...)`` makes.
+Files and bytes are decoded by ``soundfile`` (libsndfile: WAV, FLAC, OGG/Vorbis/Opus, and MP3 from
+libsndfile 1.1 on), block by block, averaging the channels as it reads. Anything libsndfile cannot read
+(M4A/AAC, Matroska/WebM, WMA, MP3 with libsndfile < 1.1) goes to :mod:`a2a.audio.ffmpeg`, which decodes in
+a child process under the same caps. Resampling of libsndfile's output uses ``librosa.resample`` with its
+default ``soxr_hq`` resampler, the same call ``librosa.load(path, sr=...)`` makes; ffmpeg resamples its
+own output.
+
+With ``max_seconds`` set (untrusted audio, e.g. the miner's requests), at most ``max_seconds`` of mono
+samples are held, at the file's rate from libsndfile (plus its resampled copy) or at the output rate
+from ffmpeg: the duration a header declares is checked before decoding, libsndfile reads no further
+than its header's frame count, ffmpeg is cut at the cap, and sample rates over
+:data:`~a2a.audio.ffmpeg.MAX_SAMPLE_RATE` are refused.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -19,12 +25,15 @@ import librosa
 import numpy as np
 import soundfile as sf
 
+from a2a.audio import ffmpeg
+from a2a.cancel import CancelToken
 from a2a.errors import AudioError
 
 AudioSource = str | os.PathLike | bytes | np.ndarray
 
 # A waveform whose peak stays below this (−100 dBFS, a third of a 16-bit LSB) is treated as silent.
 SILENCE_PEAK = 1e-5
+_BLOCK_SAMPLES = 1 << 18  # samples per libsndfile block, all channels together (1 MiB of float32)
 
 
 def describe_source(source: AudioSource) -> str:
@@ -43,6 +52,7 @@ def load_audio(
     source_sr: int | None = None,
     max_seconds: float | None = None,
     allow_silent: bool = False,
+    cancel: CancelToken | None = None,
 ) -> tuple[np.ndarray, int]:
     """Decode ``source`` to a mono float32 waveform ``[n]`` and its sample rate.
 
@@ -51,8 +61,12 @@ def load_audio(
             ``[C, n]`` (the shorter axis is taken as channels). Integer arrays are scaled to [-1, 1).
         sr: resample to this rate; ``None`` keeps the source rate.
         source_sr: sample rate of an array ``source`` (required for arrays, ignored otherwise).
-        max_seconds: reject audio longer than this (checked from the header before decoding when possible).
+        max_seconds: reject audio longer than this: checked from the header before decoding, and the
+            decoding itself stops at this length (see the module docstring); also refuses sample rates
+            over 192 kHz.
         allow_silent: accept an all-silent waveform (peak below ``SILENCE_PEAK``) instead of raising.
+        cancel: stops decoding when cancelled or past its deadline (raising ``WorkCancelled`` or
+            ``AudioError``); an ffmpeg child is killed.
 
     Returns:
         ``(wave [n] float32, sample_rate)``; multichannel audio is averaged to mono (as ``librosa.load``).
@@ -60,6 +74,7 @@ def load_audio(
     Raises:
         AudioError: naming the source, for a missing, unreadable or undecodable file, 0 samples, NaN or
             infinite samples, silence (unless ``allow_silent``), or a duration above ``max_seconds``.
+        WorkCancelled: ``cancel`` was cancelled.
     """
     name = describe_source(source)
     if isinstance(source, np.ndarray):
@@ -67,9 +82,9 @@ def load_audio(
             raise AudioError(f"{name}: pass source_sr=<sample rate> when giving a waveform array")
         wave, native_sr = _array_to_mono(source, name), int(source_sr)
     elif isinstance(source, bytes | bytearray | memoryview):
-        wave, native_sr = _decode_bytes(bytes(source), name, max_seconds)
+        wave, native_sr = _decode_bytes(bytes(source), name, sr, max_seconds, cancel)
     elif isinstance(source, str | os.PathLike):
-        wave, native_sr = _decode_file(Path(source), name, max_seconds)
+        wave, native_sr = _decode_file(Path(source), name, sr, max_seconds, cancel)
     else:
         raise AudioError(f"cannot read audio from a {type(source).__name__}; give a path, bytes or an array")
 
@@ -87,8 +102,9 @@ def _check_wave(
 ) -> None:
     if wave.size == 0:
         raise AudioError(f"{name}: audio is empty (0 samples)")
-    finite = np.isfinite(wave)
-    if not finite.all():
+    high, low = float(np.max(wave)), float(np.min(wave))  # NaN propagates; no copy of a long wave
+    if not (np.isfinite(high) and np.isfinite(low)):
+        finite = np.isfinite(wave)
         first = int(np.flatnonzero(~finite)[0])
         raise AudioError(
             f"{name}: audio contains NaN or infinite samples ({int((~finite).sum())} of {wave.size}, "
@@ -96,9 +112,9 @@ def _check_wave(
         )
     if max_seconds is not None and wave.size / sr > max_seconds:
         raise AudioError(
-            f"{name}: audio is {wave.size / sr:.2f} s long, longer than max_seconds={max_seconds}"
+            f"{name}: audio is {wave.size / sr:.2f} s long, longer than max_seconds={max_seconds:g}"
         )
-    if not allow_silent and float(np.max(np.abs(wave))) < SILENCE_PEAK:
+    if not allow_silent and max(high, -low) < SILENCE_PEAK:
         raise AudioError(
             f"{name}: audio is silent (peak below {SILENCE_PEAK:g}); pass allow_silent=True to accept it"
         )
@@ -127,68 +143,71 @@ def _array_to_mono(array: np.ndarray, name: str, *, channels_last: bool = False)
     return array
 
 
-def _decode_file(path: Path, name: str, max_seconds: float | None) -> tuple[np.ndarray, int]:
+def _decode_file(
+    path: Path, name: str, sr: int | None, max_seconds: float | None, cancel: CancelToken | None
+) -> tuple[np.ndarray, int]:
     if not path.exists():
         raise AudioError(f"{name}: no such audio file")
     if path.is_dir():
         raise AudioError(f"{name}: is a directory, not an audio file")
     try:
-        info = sf.info(str(path))
-        _check_header_duration(info.frames, info.samplerate, name, max_seconds)
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        return _read_soundfile(str(path), name, max_seconds, cancel)
     except (sf.LibsndfileError, RuntimeError, TypeError) as sf_error:
-        return _decode_with_audioread(path, name, sf_error)
-    return _array_to_mono(data, name, channels_last=True), int(rate)
+        return _decode_with_ffmpeg(path, name, sr, max_seconds, cancel, sf_error)
 
 
-def _decode_bytes(data: bytes, name: str, max_seconds: float | None) -> tuple[np.ndarray, int]:
+def _decode_bytes(
+    data: bytes, name: str, sr: int | None, max_seconds: float | None, cancel: CancelToken | None
+) -> tuple[np.ndarray, int]:
     if len(data) == 0:
         raise AudioError(f"{name}: audio is empty (0 bytes)")
     try:
-        info = sf.info(io.BytesIO(data))
-        _check_header_duration(info.frames, info.samplerate, name, max_seconds)
-        wave, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        return _read_soundfile(io.BytesIO(data), name, max_seconds, cancel)
     except (sf.LibsndfileError, RuntimeError, TypeError) as sf_error:
-        # audioread only reads files, so spill the bytes to a temporary one.
+        # ffmpeg needs a seekable file (MP4 keeps its index at the end), so spill the bytes to one.
         with tempfile.TemporaryDirectory(prefix="a2a-audio-") as tmp:
             tmp_path = Path(tmp) / "audio"
             tmp_path.write_bytes(data)
-            return _decode_with_audioread(tmp_path, name, sf_error)
-    return _array_to_mono(wave, name, channels_last=True), int(rate)
+            return _decode_with_ffmpeg(tmp_path, name, sr, max_seconds, cancel, sf_error)
 
 
-def _check_header_duration(frames: int, rate: int, name: str, max_seconds: float | None) -> None:
-    # Checked before decoding so an hour-long upload is rejected without reading it into memory.
-    if max_seconds is not None and rate > 0 and frames / rate > max_seconds:
-        raise AudioError(
-            f"{name}: audio is {frames / rate:.2f} s long, longer than max_seconds={max_seconds}"
-        )
+def _read_soundfile(
+    file: str | io.BytesIO, name: str, max_seconds: float | None, cancel: CancelToken | None
+) -> tuple[np.ndarray, int]:
+    """libsndfile's decode, averaged to mono block by block: memory is one mono copy plus one block."""
+    with sf.SoundFile(file) as audio:
+        frames, rate = int(audio.frames), int(audio.samplerate)
+        # Checked before decoding so an hour-long upload is rejected without reading it into memory.
+        if max_seconds is not None and rate > 0 and frames / rate > max_seconds:
+            raise AudioError(
+                f"{name}: audio is {frames / rate:.2f} s long, longer than max_seconds={max_seconds:g}"
+            )
+        if max_seconds is not None and rate > ffmpeg.MAX_SAMPLE_RATE:
+            raise AudioError(f"{name}: sample rate {rate} Hz is over {ffmpeg.MAX_SAMPLE_RATE} Hz; refused")
+        wave = np.empty(frames, dtype=np.float32)
+        block_buffer = np.empty((max(1, _BLOCK_SAMPLES // audio.channels), audio.channels), dtype=np.float32)
+        filled = 0
+        # blocks() stops at the header's frame count, so a stream longer than its header is cut there;
+        # with out= it refills one buffer instead of copying every block.
+        for block in audio.blocks(dtype="float32", always_2d=True, out=block_buffer):
+            if cancel is not None:
+                cancel.raise_if_cancelled(name)
+            wave[filled : filled + len(block)] = block.mean(axis=1, dtype=np.float32)
+            filled += len(block)
+    return wave[:filled], rate
 
 
-def _decode_with_audioread(path: Path, name: str, sf_error: Exception) -> tuple[np.ndarray, int]:
-    # audioread directly rather than librosa.load: same decoders, without librosa's seconds-long first
-    # import, which every worker process of extract_many would otherwise pay for a bad file.
-    import audioread
-
+def _decode_with_ffmpeg(
+    path: Path,
+    name: str,
+    sr: int | None,
+    max_seconds: float | None,
+    cancel: CancelToken | None,
+    sf_error: Exception,
+) -> tuple[np.ndarray, int]:
     try:
-        with audioread.audio_open(str(path)) as decoder:
-            rate, channels = int(decoder.samplerate), int(decoder.channels)
-            pcm = b"".join(decoder)  # 16-bit little-endian interleaved PCM
-    except Exception as ar_error:
-        ffmpeg = shutil.which("ffmpeg")
-        reason = (
-            "no audioread backend could decode it"
-            if isinstance(ar_error, audioread.NoBackendError)
-            else f"{type(ar_error).__name__}: {ar_error}"
-        )
-        hint = (
-            "ffmpeg is installed but could not decode it either"
-            if ffmpeg
-            else "ffmpeg is not installed: for M4A/AAC and other compressed formats (and MP3 with libsndfile "
-            "< 1.1) install it (e.g. `apt-get install ffmpeg`) or convert the file to WAV/FLAC"
-        )
+        return ffmpeg.decode(path, name, sr=sr, max_seconds=max_seconds, cancel=cancel)
+    except ffmpeg.Undecodable as exc:
         raise AudioError(
-            f"{name}: cannot decode audio (soundfile: {sf_error}; audioread: {reason}); {hint}"
-        ) from ar_error
-    wave = np.frombuffer(pcm, dtype="<i2").reshape(-1, max(channels, 1))
-    return _array_to_mono(wave, name, channels_last=True), rate
+            f"{name}: cannot decode audio (soundfile: {sf_error}; ffmpeg: {exc.reason})"
+        ) from None

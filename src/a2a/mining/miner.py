@@ -1,10 +1,16 @@
 """The subnet-25 miner: an Axon that answers :class:`VPA2ASynapse` with validator-exact BVH text.
 
 Per request (``forward``): admission to the bounded :class:`InferenceQueue` (full → ``""`` at once),
-safe intake in a worker thread (download/base64, decode, resample), one model run at a time on the
-device ordered by caller stake, a deadline under the caller's timeout, and one structured log line. The
-answer is always a string: ``""`` with a logged reason on any failure, never ``None`` (it breaks the
-validator's whole batch).
+safe intake in a worker thread of the miner's own pool (download/base64, decode, resample), one model
+run at a time on the device ordered by caller stake, a deadline under the caller's timeout, and one
+structured log line. The answer is always a string: ``""`` with a logged reason on any failure, never
+``None`` (it breaks the validator's whole batch).
+
+Work never outlives its request unbounded: at the answer the request's :class:`~a2a.cancel.CancelToken`
+is cancelled (the download's socket is shut down, an ffmpeg child killed), and the request's place in
+the queue is only given back once its intake and model work have ended. Before the axon reads a large
+body (a ``'data'`` request), :meth:`Miner.admit_body` refuses it when the queue is full or
+``MAX_LARGE_BODIES`` are already being read, so refused requests cost no memory.
 
 bittensor 10.5 checks the signatures of the attached functions with ``inspect.signature`` against real
 classes, so this module must not use ``from __future__ import annotations`` and the blacklist must be
@@ -16,8 +22,10 @@ import logging
 import time
 import typing
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from a2a.cancel import CancelToken
 from a2a.errors import A2AError, AudioError
 from a2a.mining.chain import BlacklistPolicy, ChainView
 from a2a.mining.intake import IntakeLimits, RequestAudio, describe_input, load_request_audio
@@ -30,6 +38,9 @@ log = logging.getLogger("a2a.mining")
 # Answer this long before the caller's own timeout: the reply still has to cross the network.
 RESPONSE_MARGIN_SECONDS = 3.0
 STAGES = ("fetch", "decode", "features", "sampling", "export")
+# Large bodies (base64 'data' audio; validators send URLs) read at once: each costs ~8x its size while
+# the axon parses it.
+MAX_LARGE_BODIES = 2
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,10 @@ class Miner:
         self.policy = policy
         self.settings = settings
         self.queue = InferenceQueue(settings.queue_size)
+        # One thread per admitted request at most: places are held until intake work ends, so the pool
+        # never queues (and no other code's threads, e.g. asyncio's default pool, are taken).
+        self._intake = ThreadPoolExecutor(max_workers=self.queue.capacity, thread_name_prefix="a2a-intake")
+        self._large_bodies = 0
         self.stats = MinerStats()
         self.last_request: dict = {}  # the last request's log fields (timings), for benchmarks
 
@@ -135,8 +150,10 @@ class Miner:
             log.warning(_format_fields(fields))
             explain_empty_answer(synapse, fields["reason"])
             return synapse
+        token = CancelToken(deadline)
+        work: list[Future] = []
         try:
-            text = await self._answer(input_type, audio_input, caller, deadline, fields)
+            text = await self._answer(input_type, audio_input, caller, token, fields, work)
             if isinstance(text, str) and text.startswith("HIERARCHY"):
                 synapse.animation_output = text
                 fields.update(status="ok", bvh_bytes=len(text))
@@ -153,7 +170,8 @@ class Miner:
             fields.update(status="empty", reason=f"internal error {type(exc).__name__}: {exc}")
             log.exception("request %s failed", fields["id"])
         finally:
-            self.queue.release()
+            token.cancel()  # stop this request's download or decode if it is still running
+            self.queue.release_after(work)
         if not isinstance(synapse.animation_output, str):
             synapse.animation_output = ""
         fields["total"] = time.monotonic() - started
@@ -171,18 +189,47 @@ class Miner:
         """Register forward, blacklist and priority on ``axon`` for :class:`VPA2ASynapse`."""
         axon.attach(forward_fn=self.forward, blacklist_fn=self.blacklist, priority_fn=self.priority)
 
+    def admit_body(self) -> bool:
+        """Whether the axon may read a large request body now (called before reading it).
+
+        ``False`` when the queue is full (the request would be answered ``""`` after its body had been
+        read) or ``MAX_LARGE_BODIES`` are already being read; every ``True`` needs a :meth:`body_done`.
+        Runs on the axon's event loop, like :meth:`forward`.
+        """
+        if self._large_bodies >= MAX_LARGE_BODIES or self.queue.admitted >= self.queue.capacity:
+            self.stats.queue_full += 1
+            return False
+        self._large_bodies += 1
+        return True
+
+    def body_done(self) -> None:
+        """The request whose body :meth:`admit_body` let in has been answered."""
+        self._large_bodies -= 1
+
     def close(self) -> None:
         self.queue.close()
+        self._intake.shutdown(wait=False, cancel_futures=True)
 
     # --- request pipeline -------------------------------------------------------------------------
 
     async def _answer(
-        self, input_type: str, audio_input: str, caller: str | None, deadline: float, fields: dict
+        self,
+        input_type: str,
+        audio_input: str,
+        caller: str | None,
+        token: CancelToken,
+        fields: dict,
+        work: list[Future],
     ) -> str:
+        """The BVH text; every thread job started is appended to ``work``."""
+        deadline = token.deadline
         sample_rate = getattr(getattr(self.slot.current, "features", None), "sr", None)
+        intake = self._intake.submit(
+            load_request_audio, input_type, audio_input, self.settings.limits, sample_rate, token
+        )
+        work.append(intake)
         audio: RequestAudio = await asyncio.wait_for(
-            asyncio.to_thread(load_request_audio, input_type, audio_input, self.settings.limits, sample_rate),
-            timeout=max(deadline - time.monotonic(), 0.0),
+            asyncio.wrap_future(intake), timeout=max(deadline - time.monotonic(), 0.0)
         )
         fields.update(audio_s=audio.seconds, bytes=audio.encoded_bytes)
         timings = dict(audio.timings)
@@ -192,6 +239,7 @@ class Miner:
             priority=self.policy.priority(self.chain, caller),
             deadline=deadline,
         )
+        work.append(future)
         try:
             # Cancelling the awaitable (deadline) also cancels the job if the model has not started it.
             remaining = max(deadline - time.monotonic(), 0.0)

@@ -5,8 +5,10 @@ included), and two concurrent runs on one GPU only slow each other down. :class:
 single worker thread that runs jobs one by one, picking the waiting job with the highest priority
 (caller stake; FIFO among equals). Admission is bounded: at most ``queue_size`` requests wait (downloads
 and decoding count as waiting) besides the one running, and a request beyond that is refused at once, so
-the validator gets an immediate empty answer instead of a 408 three minutes later. A job whose deadline
-passes while it waits is dropped without running.
+the validator gets an immediate empty answer instead of a 408 three minutes later. A request keeps its
+place until all of its work has ended (:meth:`InferenceQueue.release_after`), not only until it is
+answered, so work that outlives its request still counts. A job whose deadline passes while it waits is
+dropped without running.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import heapq
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,7 +39,7 @@ class InferenceQueue:
     """Bounded, prioritised, single-worker job queue.
 
     Usage: ``if queue.try_admit(): try: fut = queue.submit(fn, priority, deadline) ... finally:
-    queue.release()``. ``deadline`` is a ``time.monotonic()`` value.
+    queue.release_after([fut, ...])``. ``deadline`` is a ``time.monotonic()`` value.
     """
 
     def __init__(self, queue_size: int, name: str = "a2a-inference") -> None:
@@ -75,6 +77,29 @@ class InferenceQueue:
         """Give back the place taken by :meth:`try_admit` (once the request is answered)."""
         with self._cond:
             self._admitted = max(0, self._admitted - 1)
+
+    def release_after(self, futures: Iterable[Future]) -> None:
+        """Give back the place once every one of ``futures`` is done (at once when all are).
+
+        A request's work can outlive its answer (a download being interrupted, a model run past the
+        deadline); holding the place until it ends bounds all in-flight work, not only waiting requests.
+        """
+        pending = [future for future in futures if not future.done()]
+        if not pending:
+            self.release()
+            return
+        lock = threading.Lock()
+        left = [len(pending)]
+
+        def one_done(_future: Future) -> None:
+            with lock:
+                left[0] -= 1
+                last = left[0] == 0
+            if last:
+                self.release()
+
+        for future in pending:
+            future.add_done_callback(one_done)  # runs at once if it finished meanwhile
 
     def submit(self, fn: Callable[[], Any], priority: float, deadline: float) -> Future:
         """Queue ``fn`` for the worker; the future gets its result, its exception, or

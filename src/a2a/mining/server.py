@@ -1,11 +1,12 @@
-"""Axon plumbing for bittensor 10.5: offline IP lookup, request body cap, bind address, start-up wait.
+"""Axon plumbing for bittensor 10.5: offline IP lookup, request body gate, bind address, start-up wait.
 
 - bittensor looks up the machine's public IP (checkip.amazonaws.com, ifconfig.me, ...) whenever a
   ``Dendrite`` is built or an ``Axon`` has no ``external_ip``; :func:`no_external_ip_lookup` replaces that
   lookup so offline runs and tests never leave the machine.
 - Neither the axon nor uvicorn caps request bodies (and parsing costs ≈ 8× the body in memory):
-  :class:`BodySizeLimit` answers 413 from the ``content-length`` header before reading anything, and
-  cuts off chunked bodies that grow past the cap.
+  :class:`BodyGate` answers 413 from the ``content-length`` header before reading anything, cuts off
+  chunked bodies that grow past the cap, and asks the miner (:class:`BodyAdmission`) before a large
+  body is read at all, answering 503 with an empty answer when it has no room.
 - The axon hard-codes uvicorn's host ``0.0.0.0`` and ``start()`` returns before the socket is bound:
   :func:`start_axon` sets the host and waits for the server.
 """
@@ -18,12 +19,27 @@ import logging
 import socket
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from a2a.errors import A2AError
 from a2a.mining.defaults import LOOPBACK
 
 log = logging.getLogger("a2a.mining")
+
+# Bodies up to this size are read without asking: a URL request (URLs are capped at 8 KiB) fits easily.
+SMALL_BODY_BYTES = 64 * 1024
+
+
+class BodyAdmission(Protocol):
+    """Who decides whether a large body may be read (the :class:`~a2a.mining.miner.Miner`)."""
+
+    def admit_body(self) -> bool:
+        """``True`` to read the body now (then :meth:`body_done` follows), ``False`` to refuse it."""
+        ...
+
+    def body_done(self) -> None:
+        """The admitted request has been answered."""
+        ...
 
 
 @contextlib.contextmanager
@@ -53,42 +69,62 @@ def _refusal(status: int, message: str) -> tuple[dict, bytes]:
     return {"type": "http.response.start", "status": status, "headers": headers}, body
 
 
-class BodySizeLimit:
-    """ASGI middleware: refuse request bodies larger than ``max_bytes`` with HTTP 413.
+class BodyGate:
+    """ASGI middleware: refuse request bodies larger than ``max_bytes`` (HTTP 413), and large bodies the
+    miner has no room for (HTTP 503), before reading them.
 
-    A declared ``content-length`` over the cap is refused before a byte of the body is read. A body
-    without a length (chunked) is counted as it arrives and refused once it passes the cap (the
-    application then sees a disconnect).
+    A declared ``content-length`` over the cap is refused before a byte of the body is read. A chunked
+    body is counted as it arrives and refused once it passes the cap (the application then sees a
+    disconnect). A body over :data:`SMALL_BODY_BYTES`, or chunked, is read only if
+    ``admission.admit_body()`` says so; otherwise the dendrite gets ``""`` at once.
     """
 
-    def __init__(self, app: Any, max_bytes: int) -> None:
+    def __init__(self, app: Any, max_bytes: int, admission: BodyAdmission | None = None) -> None:
         self.app = app
         self.max_bytes = int(max_bytes)
+        self.admission = admission
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        client = scope.get("client") or ("?", 0)
-        if declared is not None:
-            try:
-                size = int(declared)
-            except ValueError:
-                size = -1
-            if size < 0 or size > self.max_bytes:
-                log.warning(
-                    "event=refused reason=body_too_large bytes=%s limit=%d client=%s path=%s",
-                    declared.decode("latin-1")[:20],
-                    self.max_bytes,
-                    client[0],
-                    scope.get("path"),
-                )
-                await self._send_refusal(send, 413, f"request body over {self.max_bytes} bytes")
-                return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        chunked = declared is None and b"chunked" in headers.get(b"transfer-encoding", b"").lower()
+        client = (scope.get("client") or ("?", 0))[0]
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            log.warning(
+                "event=refused reason=body_too_large bytes=%s limit=%d client=%s path=%s",
+                declared.decode("latin-1")[:20],
+                self.max_bytes,
+                client,
+                scope.get("path"),
+            )
+            await self._send_refusal(send, 413, f"request body over {self.max_bytes} bytes")
+            return
+        large = chunked or (declared is not None and int(declared) > SMALL_BODY_BYTES)
+        if not large or self.admission is None:
+            await self._counted(scope, receive, send, chunked, client)
+            return
+        if not self.admission.admit_body():
+            log.warning(
+                "event=refused reason=busy_body_not_read bytes=%s client=%s path=%s",
+                "chunked" if chunked else declared.decode("latin-1"),
+                client,
+                scope.get("path"),
+            )
+            await self._send_refusal(send, 503, "miner busy: request refused before reading its body")
+            return
+        try:
+            await self._counted(scope, receive, send, chunked, client)
+        finally:
+            self.admission.body_done()
+
+    async def _counted(self, scope: dict, receive: Any, send: Any, chunked: bool, client: str) -> None:
+        """Run the app; a chunked body is counted as it arrives and cut off past the cap."""
+        if not chunked:
             await self.app(scope, receive, send)
             return
-
         received = 0
         refused = False
 
@@ -104,7 +140,7 @@ class BodySizeLimit:
                             "event=refused reason=body_too_large bytes>%d limit=%d client=%s (chunked)",
                             self.max_bytes,
                             self.max_bytes,
-                            client[0],
+                            client,
                         )
                     return {"type": "http.disconnect"}
             return message
@@ -127,10 +163,12 @@ def build_axon(
     external_port: int | None,
     max_workers: int | None,
     max_body_bytes: int,
+    admission: BodyAdmission | None = None,
 ) -> Any:
-    """A ``bt.Axon`` that binds ``bind_ip`` and refuses oversized bodies (not started yet).
+    """A ``bt.Axon`` that binds ``bind_ip`` and gates request bodies (:class:`BodyGate`; not started yet).
 
-    ``external_ip`` ``None`` lets bittensor look up the public IP (online mode only).
+    ``external_ip`` ``None`` lets bittensor look up the public IP (online mode only); ``admission`` (the
+    miner) decides whether large bodies are read.
     """
     import bittensor as bt
 
@@ -143,12 +181,19 @@ def build_axon(
         max_workers=max_workers,
     )
     axon.fast_server.config.host = bind_ip
-    # Added after the axon's own middleware, so it wraps it: oversized bodies never reach the parser.
-    axon.app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    # Added after the axon's own middleware, so it wraps it: refused bodies never reach the parser.
+    axon.app.add_middleware(BodyGate, max_bytes=max_body_bytes, admission=admission)
     return axon
 
 
-def build_loopback_axon(wallet: Any, *, port: int, max_body_bytes: int, max_workers: int | None = 8) -> Any:
+def build_loopback_axon(
+    wallet: Any,
+    *,
+    port: int,
+    max_body_bytes: int,
+    max_workers: int | None = 8,
+    admission: BodyAdmission | None = None,
+) -> Any:
     """A :func:`build_axon` on 127.0.0.1 that announces 127.0.0.1 too: offline mode, tests, benchmarks.
 
     Built inside :func:`no_external_ip_lookup`, so nothing is sent to a public IP service.
@@ -162,6 +207,7 @@ def build_loopback_axon(wallet: Any, *, port: int, max_body_bytes: int, max_work
             external_port=port,
             max_workers=max_workers,
             max_body_bytes=max_body_bytes,
+            admission=admission,
         )
 
 

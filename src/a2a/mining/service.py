@@ -66,10 +66,12 @@ def settings_from_config(cfg: DictConfig) -> MinerSettings:
     mine = cfg.mine
     limits = IntakeLimits(
         max_bytes=int(mine.max_audio_bytes),
+        max_data_bytes=int(mine.max_data_bytes),
         max_seconds=float(mine.max_audio_seconds),
         download_timeout=float(mine.download_timeout),
         max_redirects=int(mine.max_redirects),
         allow_private_urls=bool(mine.allow_private_urls),
+        allow_private_networks=tuple(str(network) for network in mine.allow_private_networks or ()),
     )
     generate_kwargs = {k: mine.generate[k] for k in GENERATE_OPTIONS if mine.generate.get(k) is not None}
     return MinerSettings(
@@ -154,7 +156,11 @@ def serve(cfg: DictConfig) -> None:
     port = int(cfg.axon.port)
     if cfg.offline:
         axon = build_loopback_axon(
-            wallet, port=port, max_body_bytes=settings.limits.max_body_bytes, max_workers=cfg.axon.max_workers
+            wallet,
+            port=port,
+            max_body_bytes=settings.limits.max_body_bytes,
+            max_workers=cfg.axon.max_workers,
+            admission=miner,
         )
     else:
         axon = build_axon(
@@ -165,6 +171,7 @@ def serve(cfg: DictConfig) -> None:
             external_port=cfg.axon.external_port,
             max_workers=cfg.axon.max_workers,
             max_body_bytes=settings.limits.max_body_bytes,
+            admission=miner,
         )
     miner.attach(axon)
     start_axon(axon)
