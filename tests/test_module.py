@@ -37,7 +37,10 @@ def test_ema_update_is_a_lerp_towards_the_live_weights(tmp_path):
 def test_invalid_module_options_are_named(tmp_path):
     with pytest.raises(A2AError, match=r"model.cond_drop.audio must be a probability in \[0, 1\], got 1.5"):
         _module(tmp_path, "model.cond_drop.audio=1.5")
-    with pytest.raises(A2AError, match="model.cond_drop names style, but EdgeDenoiser has a null condition"):
+    with pytest.raises(
+        A2AError,
+        match=r"model=tiny \(conf/model/tiny.yaml\): model.cond_drop names style, but EdgeDenoiser has",
+    ):
         _module(tmp_path, "+model.cond_drop.style=0.1")
     with pytest.raises(A2AError, match="model.ema_decay"):
         _module(tmp_path, "model.ema_decay=1.0")

@@ -23,7 +23,7 @@ from torch import Tensor
 from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from a2a.checkpoint.format import TRAINED_KIND, metadata, migrate
-from a2a.config import instantiate
+from a2a.config import config_source, instantiate
 from a2a.diffusion.conditions import ConditionDropout, cond_rows
 from a2a.diffusion.training import diffusion_training_inputs, training_target
 from a2a.errors import A2AError
@@ -64,14 +64,15 @@ def check_conditions(denoiser: Any, conditions: list[str], cond_drop: dict[str, 
     missing = [key for key in consumed if key not in conditions]
     if missing:
         raise A2AError(
-            f"{name} consumes condition(s) {', '.join(missing)} that the data does not provide "
-            f"(model.conditions / data.conditions: {', '.join(conditions) or 'none'})"
+            f"{config_source('model')}: model.denoiser {name} consumes condition(s) {', '.join(missing)}, "
+            f"which {config_source('data')} does not provide (data.conditions: "
+            f"{', '.join(conditions) or 'none'}); add it there or choose another model"
         )
     extra = [key for key in cond_drop if key not in droppable]
     if extra:
         raise A2AError(
-            f"model.cond_drop names {', '.join(extra)}, but {name} has a null condition only for "
-            f"{', '.join(droppable) or 'nothing'}"
+            f"{config_source('model')}: model.cond_drop names {', '.join(extra)}, but {name} has a null "
+            f"condition only for {', '.join(droppable) or 'nothing'}"
         )
 
 

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from a2a.errors import A2AError
 from a2a.mining.chain import BlacklistPolicy, ChainView, MetagraphView, StaticView, require_registered
@@ -74,6 +74,8 @@ def settings_from_config(cfg: DictConfig) -> MinerSettings:
         allow_private_networks=tuple(str(network) for network in mine.allow_private_networks or ()),
     )
     generate_kwargs = {k: mine.generate[k] for k in GENERATE_OPTIONS if mine.generate.get(k) is not None}
+    if cfg.get("sampler"):
+        generate_kwargs["sampler"] = OmegaConf.to_container(cfg.sampler, resolve=True)
     return MinerSettings(
         limits=limits,
         queue_size=int(mine.queue_size),
