@@ -34,6 +34,7 @@ from a2a import __version__
 from a2a.audio.features import BaselineFeatures
 from a2a.data.curated import open_source
 from a2a.data.windows import DanceSequence
+from a2a.doors import check_device
 from a2a.errors import A2AError
 from a2a.metrics import dance
 from a2a.metrics.validator import score
@@ -268,6 +269,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     out_dir = Path(cfg.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = _checkpoints(cfg.ckpt)
+    device = str(check_device(str(cfg.get("device", "cpu"))))
+    # Checkpoints load before any data is read: a wrong path fails in a second, not after feature extraction.
+    generators = [a2a.load(path, device=device) for path in paths]
     samples_list = [int(k) for k in (cfg.get("samples") or [1])]
     options = OmegaConf.to_container(cfg.data.options, resolve=True) if cfg.data.get("options") else {}
     source = open_source(cfg.data.source, kind=cfg.data.get("kind", "auto"), fps=EVAL_FPS, **options)
@@ -310,10 +314,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     methods += [
         MethodResult(n, "baseline") for n in ("mean pose", "random train clip", "audio nearest neighbour")
     ]
-    generators = []
-    for label, path in zip(_labels(paths), paths, strict=True):
-        generator = a2a.load(path, device=str(cfg.get("device", "cpu")))
-        generators.append(generator)
+    for label in _labels(paths):
         for k in samples_list:
             name = label if k == 1 else f"{label} ({k} samples, {cfg.reduce})"
             methods.append(MethodResult(name, "model"))
