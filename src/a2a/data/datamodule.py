@@ -303,7 +303,7 @@ class MotionDataModule(pl.LightningDataModule):
         :meth:`setup` also the window counts actually built (``windows_built``)."""
         from a2a.data.describe import print_description
 
-        description = summarize_source(self.source, self.window)
+        description = summarize_source(self.source, self.window, bounds=self.sanity)
         for split, prepared in self._prepared.items():
             if split in description["splits"]:
                 description["splits"][split]["windows_built"] = len(prepared.windows)
