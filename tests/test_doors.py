@@ -148,7 +148,12 @@ def test_cuda_on_a_machine_without_it_is_one_clear_error(synthetic_root, tiny_ch
         train(cfg)
 
 
-def test_evaluate_empty_folder_is_a_clear_error(tiny_checkpoint, tmp_path):
+def test_evaluate_empty_folder_is_one_line_and_exit_2(tiny_checkpoint, tmp_path, capsys):
+    from a2a.doors import one_line_errors
+
     (tmp_path / "empty").mkdir()
-    with pytest.raises(A2AError, match="empty"):
+    with pytest.raises(SystemExit) as exited, one_line_errors("evaluate"):
         evaluate(_evaluate_cfg(tmp_path, f"ckpt={tiny_checkpoint}", f"data.source={tmp_path / 'empty'}"))
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"evaluate: error: {tmp_path / 'empty'}: ")

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -206,3 +208,23 @@ def test_progress_lines_are_logged(synthetic_root, tmp_path, caplog):
     assert "train/loss" in periodic[-1] and "windows/s" in periodic[-1] and "ETA 0:00:00" in periodic[-1]
     assert any(line.startswith("epoch 1 step 2: ") and "val/loss" in line for line in lines)
     assert lines[-1].startswith("training finished")
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_make_demo_trains_into_a_fresh_directory_and_evaluates_that_run(tmp_path):
+    demo = tmp_path / "demo"
+    dry = subprocess.run(
+        ["make", "-n", "demo", f"VENV={tmp_path / 'venv'}", f"DEMO_OUT={demo}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    train_at = next(i for i, line in enumerate(dry) if " train.py " in line)
+    run_dir = re.search(r"hydra\.run\.dir=(\S+)", dry[train_at]).group(1)
+    assert run_dir == f"{demo}/train"
+    # The previous demo's run is removed before training (train.py would refuse its checkpoints) ...
+    assert any(line.startswith("rm -rf") and run_dir in line.split() for line in dry[:train_at])
+    # ... and evaluation reads the checkpoint this training run wrote.
+    evaluate = next(line for line in dry[train_at:] if " evaluate.py " in line)
+    assert re.search(r"ckpt=(\S+)", evaluate).group(1) == f"{run_dir}/checkpoints/last.ckpt"
