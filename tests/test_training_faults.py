@@ -198,7 +198,6 @@ def test_progress_lines_are_logged(synthetic_root, tmp_path, caplog):
             synthetic_root,
             tmp_path / "run",
             "callbacks.progress_log.every_seconds=0",
-            "callbacks.progress_log.periodic=always",
         )
     )
     lines = [r.getMessage() for r in caplog.records if r.name == "a2a.lightning.callbacks"]
@@ -228,3 +227,29 @@ def test_make_demo_trains_into_a_fresh_directory_and_evaluates_that_run(tmp_path
     # ... and evaluation reads the checkpoint this training run wrote.
     evaluate = next(line for line in dry[train_at:] if " evaluate.py " in line)
     assert re.search(r"ckpt=(\S+)", evaluate).group(1) == f"{run_dir}/checkpoints/last.ckpt"
+
+
+def test_in_a_terminal_progress_lines_go_to_the_log_file_only(synthetic_root, tmp_path, caplog, monkeypatch):
+    """A log line printed under a live progress bar garbles it; the bar is the terminal's view."""
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    log_file = tmp_path / "train.log"
+    handler = logging.FileHandler(log_file)
+    logging.getLogger().addHandler(handler)
+    caplog.set_level(logging.INFO, logger="a2a.lightning.callbacks")
+    try:
+        cfg = compose_train(
+            [
+                "experiment=tiny",
+                f"data.source={synthetic_root}",
+                f"output_dir={tmp_path / 'run'}",
+                "callbacks.progress_log.every_seconds=0",
+            ]
+        )
+        train(cfg)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    assert not [r for r in caplog.records if r.name == "a2a.lightning.callbacks"]
+    text = log_file.read_text()
+    assert "training: 1 epochs of 2 batches" in text and "epoch 1/1 step 2/2" in text
+    assert "val/loss" in text and "training finished after 1 epochs, 2 steps" in text

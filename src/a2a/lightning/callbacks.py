@@ -135,44 +135,50 @@ def _metric_text(metrics: dict[str, Any], names: tuple[str, ...]) -> str:
 
 
 class ProgressLog(Callback):
-    """Training progress as log lines (the console and the run's ``train.log``).
+    """Training progress as log lines: one when training starts, one every ``every_seconds`` (epoch,
+    step, loss, throughput, estimated time left), one per validation (its metrics) and one at the end.
 
-    Always: one line when training starts, one per validation (its metrics) and one at the end. Every
-    ``every_seconds`` as well when standard output is not a terminal (nohup, SLURM, CI logs), where the
-    progress bar prints nothing until the end: epoch, step, loss, throughput and the estimated time left.
+    Without a terminal (nohup, SLURM, CI logs), where a progress bar prints nothing until the end, the
+    lines go to the console and the run's ``train.log``. In a terminal with a progress bar, the bar is the
+    console's view and the lines go to the log files only (a log line written under a live bar garbles it).
 
     Args:
         every_seconds: interval of the periodic lines (0: after every step).
-        periodic: ``auto`` (only without a terminal), ``always`` or ``never``.
     """
 
-    def __init__(self, every_seconds: float = 30.0, periodic: str = "auto") -> None:
-        if periodic not in ("auto", "always", "never"):
-            raise A2AError(f"callbacks.progress_log.periodic must be auto, always or never, got {periodic!r}")
+    def __init__(self, every_seconds: float = 60.0) -> None:
+        if every_seconds < 0:
+            raise A2AError(f"callbacks.progress_log.every_seconds must be >= 0, got {every_seconds}")
         self.every_seconds = float(every_seconds)
-        self.periodic = periodic
+        self._files_only = False
         self._start = 0.0
         self._last = 0.0
         self._start_step = 0
         self._windows = 0
 
-    def _periodic_enabled(self) -> bool:
-        if self.periodic == "auto":
-            return not sys.stdout.isatty()
-        return self.periodic == "always"
+    def _emit(self, message: str, *args: Any) -> None:
+        if not log.isEnabledFor(logging.INFO):
+            return
+        if not self._files_only:
+            log.info(message, *args)
+            return
+        record = log.makeRecord(log.name, logging.INFO, __file__, 0, message, args, None)
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.FileHandler):
+                handler.handle(record)
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._files_only = sys.stdout.isatty() and trainer.progress_bar_callback is not None
         self._start = self._last = time.monotonic()
         self._start_step = trainer.global_step
         self._windows = 0
         if trainer.is_global_zero:
-            total = trainer.estimated_stepping_batches
             resumed = f", resuming at step {trainer.global_step}" if trainer.global_step else ""
-            log.info(
+            self._emit(
                 "training: %s epochs of %s batches (%s steps)%s; run directory %s",
                 trainer.max_epochs,
                 trainer.num_training_batches,
-                total,
+                trainer.estimated_stepping_batches,
                 resumed,
                 trainer.default_root_dir,
             )
@@ -183,24 +189,18 @@ class ProgressLog(Callback):
         motion = batch.get("motion") if isinstance(batch, dict) else None
         self._windows += int(motion.shape[0]) if motion is not None else 0
         now = time.monotonic()
-        if (
-            not trainer.is_global_zero
-            or not self._periodic_enabled()
-            or now - self._last < self.every_seconds
-        ):
+        if not trainer.is_global_zero or now - self._last < self.every_seconds:
             return
         self._last = now
         elapsed = now - self._start
         steps = trainer.global_step - self._start_step
         rate = steps / elapsed if elapsed > 0 else 0.0
         total = trainer.estimated_stepping_batches
-        eta = (
-            f", ETA {_clock((total - trainer.global_step) / rate)}"
-            if rate > 0 and total != float("inf")
-            else ""
-        )
+        eta = ""
+        if rate > 0 and total != float("inf"):
+            eta = f", ETA {_clock((total - trainer.global_step) / rate)}"
         loss = _metric_text(trainer.callback_metrics, ("train/loss",))
-        log.info(
+        self._emit(
             "epoch %d/%s step %d/%s%s | %.3g steps/s, %.3g windows/s | elapsed %s%s",
             trainer.current_epoch + 1,
             trainer.max_epochs,
@@ -219,17 +219,15 @@ class ProgressLog(Callback):
         metrics = _metric_text(
             trainer.callback_metrics, ("train/loss", "val/loss", "val/validator_reward", "val/validator_rmse")
         )
-        log.info("epoch %d step %d: %s", trainer.current_epoch + 1, trainer.global_step, metrics or "-")
+        self._emit("epoch %d step %d: %s", trainer.current_epoch + 1, trainer.global_step, metrics or "-")
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not trainer.is_global_zero:
             return
-        elapsed = time.monotonic() - self._start
-        steps = trainer.global_step - self._start_step
-        log.info(
-            "training finished at epoch %d, step %d: %d steps in %s",
+        self._emit(
+            "training finished after %d epochs, %d steps: %d steps in %s",
             trainer.current_epoch,
             trainer.global_step,
-            steps,
-            _clock(elapsed),
+            trainer.global_step - self._start_step,
+            _clock(time.monotonic() - self._start),
         )
