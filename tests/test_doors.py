@@ -5,6 +5,7 @@ directory; a run without a terminal prints progress lines and ``train.log`` reco
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -39,7 +40,17 @@ def runs(synthetic_root, tiny_checkpoint, tmp_path_factory) -> dict[str, dict]:
     tmp = tmp_path_factory.mktemp("doors")
     text = tmp / "notes.ckpt"
     text.write_text("not a checkpoint\n")
+    prior = tmp / "prior_run"  # an earlier run of train.py, resumed below with a wrong data.source
+    (prior / ".hydra").mkdir(parents=True)
+    (prior / "checkpoints").mkdir()
+    shutil.copy(tiny_checkpoint, prior / "checkpoints" / "last.ckpt")
     commands = {
+        "train_resume_missing_data": (
+            "train.py",
+            "experiment=tiny",
+            f"data.source={tmp / 'no_such_dataset'}",
+            f"ckpt_path={prior / 'checkpoints' / 'last.ckpt'}",
+        ),
         "train_missing_data": (
             "train.py",
             "experiment=tiny",
@@ -89,6 +100,18 @@ def test_train_missing_dataset_is_one_line_and_leaves_no_run_directory(runs):
     line = _one_line(result, "train")
     assert line.endswith("no_such_dataset: dataset path does not exist")
     assert not (result["tmp"] / "failed_run").exists()
+
+
+def test_a_failed_resume_keeps_the_original_run_intact(runs):
+    result = runs["train_resume_missing_data"]
+    line = _one_line(result, "train")
+    assert line.endswith("no_such_dataset: dataset path does not exist")
+    prior = result["tmp"] / "prior_run"
+    # The resume ran in the checkpoint's run directory (its train.log is there, not in a new timestamped
+    # folder) and removed only the config folder it had added to it.
+    assert sorted(p.name for p in prior.iterdir()) == [".hydra", "checkpoints", "train.log"]
+    assert list((prior / ".hydra").iterdir()) == []
+    assert (prior / "checkpoints" / "last.ckpt").exists()
 
 
 def test_train_text_file_as_ckpt_path_is_one_line(runs):

@@ -163,11 +163,13 @@ def train_command(cfg: DictConfig) -> None:
 
     a2a's user errors print one line and exit with status 2. A run that fails before writing any
     checkpoint removes the run directory it created, so failed attempts leave no empty timestamped
-    folders (a directory that held anything else beforehand is left alone).
+    folders; a failed resume removes only the config folder it added to the original run
+    (``.hydra/resumed-*``). A directory that held anything else beforehand is left alone.
     """
     from hydra.core.hydra_config import HydraConfig
 
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
     created_here = _holds_only_hydra_files(run_dir)
     with one_line_errors("train"):
         try:
@@ -175,6 +177,8 @@ def train_command(cfg: DictConfig) -> None:
         except BaseException:
             if created_here and not any(run_dir.rglob("*.ckpt")):
                 shutil.rmtree(run_dir, ignore_errors=True)
+            elif str(hydra_cfg.output_subdir or "").startswith(".hydra/resumed-"):
+                shutil.rmtree(run_dir / hydra_cfg.output_subdir, ignore_errors=True)
             raise
 
 
