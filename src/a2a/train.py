@@ -154,8 +154,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
-def _holds_only_hydra_files(run_dir: Path) -> bool:
-    return run_dir.is_dir() and all(p.name == ".hydra" or p.suffix == ".log" for p in run_dir.iterdir())
+def _holds_only_hydra_files(run_dir: Path, log_name: str) -> bool:
+    """True when ``run_dir`` holds nothing but what Hydra writes when a run starts."""
+    return run_dir.is_dir() and all(p.name in (".hydra", log_name) for p in run_dir.iterdir())
 
 
 def train_command(cfg: DictConfig) -> None:
@@ -170,7 +171,7 @@ def train_command(cfg: DictConfig) -> None:
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    created_here = _holds_only_hydra_files(run_dir)
+    created_here = _holds_only_hydra_files(run_dir, f"{hydra_cfg.job.name}.log")
     with one_line_errors("train"):
         try:
             train(cfg)
