@@ -24,8 +24,11 @@ $(STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
 
 install: $(STAMP)
 
+# Every run trains and evaluates a fresh model: the previous demo's run directories are removed first
+# (train.py refuses a folder that already holds checkpoints rather than adding last-v1.ckpt beside them).
 demo: $(STAMP)
 	$(BIN)/a2a data synth $(DEMO_DATA) --sequences 12 --seconds 8 --seed 0
+	rm -rf $(DEMO_OUT)/train $(DEMO_OUT)/evaluate
 	$(BIN)/python train.py experiment=demo data.source=$(DEMO_DATA) hydra.run.dir=$(DEMO_OUT)/train
 	$(BIN)/python evaluate.py ckpt=$(DEMO_OUT)/train/checkpoints/last.ckpt data.source=$(DEMO_DATA) \
 		samples=[1,4] hydra.run.dir=$(DEMO_OUT)/evaluate

@@ -4,12 +4,14 @@ import hydra
 from omegaconf import DictConfig
 
 import a2a.config  # noqa: F401  (config resolvers)
+from a2a.doors import one_line_errors
 from a2a.evaluate import evaluate
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    evaluate(cfg)
+    with one_line_errors("evaluate"):
+        evaluate(cfg)
 
 
 if __name__ == "__main__":

@@ -39,8 +39,11 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
 
 def _cmd_data_describe(args: argparse.Namespace) -> int:
     from a2a.data.describe import describe_dataset, print_description
+    from a2a.data.sanity import SanityBounds
 
-    description = describe_dataset(args.path, kind=args.kind, progress=not args.json)
+    limits = {"max_translation": args.max_translation, "max_root_speed": args.max_root_speed}
+    bounds = SanityBounds(**{k: v for k, v in limits.items() if v is not None})
+    description = describe_dataset(args.path, kind=args.kind, progress=not args.json, bounds=bounds)
     if args.json:
         print(json.dumps(description, default=str))
     else:
@@ -193,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("path", type=Path, help="AIST++ folder, curated folder or saved HF dataset")
     describe.add_argument("--kind", default="auto", choices=["auto", "aistpp", "folder", "hf"])
     describe.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    describe.add_argument(
+        "--max-translation", type=float, help="flag roots farther from the origin (m; default 100)"
+    )
+    describe.add_argument("--max-root-speed", type=float, help="flag faster roots (m/s; default 50)")
     describe.set_defaults(handler=_cmd_data_describe)
 
     generate = sub.add_parser("generate", help="checkpoint + audio -> validator-exact BVH")

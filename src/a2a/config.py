@@ -57,11 +57,38 @@ def _representation_dim(representation: Any) -> int:
     return int(instantiate(representation).dim)
 
 
+def _run_of_checkpoint(ckpt_path: str | None) -> Path | None:
+    """The run directory a checkpoint was written in (``RUN/checkpoints/NAME.ckpt`` with ``RUN/.hydra``)."""
+    if not ckpt_path:
+        return None
+    run = Path(str(ckpt_path)).parent.parent
+    if Path(str(ckpt_path)).parent.name == "checkpoints" and (run / ".hydra").is_dir():
+        return run
+    return None
+
+
+def _run_dir(ckpt_path: str | None, fresh: str) -> str:
+    """``hydra.run.dir`` of train.py: a run resumed from a checkpoint continues in that checkpoint's run
+    directory (top-k tracking, logs and checkpoints stay together); any other run gets ``fresh``."""
+    run = _run_of_checkpoint(ckpt_path)
+    return str(run) if run is not None else fresh
+
+
+def _config_subdir(ckpt_path: str | None, stamp: str) -> str:
+    """``hydra.output_subdir``: a resumed run keeps the original ``.hydra/`` and writes its own config to
+    ``.hydra/resumed-STAMP/``."""
+    return ".hydra" if _run_of_checkpoint(ckpt_path) is None else f".hydra/resumed-{stamp}"
+
+
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("a2a.frames"):
         OmegaConf.register_new_resolver("a2a.frames", _frames)
     if not OmegaConf.has_resolver("a2a.dim"):
         OmegaConf.register_new_resolver("a2a.dim", _representation_dim)
+    if not OmegaConf.has_resolver("a2a.run_dir"):
+        OmegaConf.register_new_resolver("a2a.run_dir", _run_dir)
+    if not OmegaConf.has_resolver("a2a.config_subdir"):
+        OmegaConf.register_new_resolver("a2a.config_subdir", _config_subdir)
 
 
 def instantiate(config: Any, *args: Any, **kwargs: Any) -> Any:

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from a2a.audio.features import BaselineFeatures
 from a2a.data.curated import open_source
 from a2a.data.windows import DanceSequence
+from a2a.doors import check_device
 from a2a.errors import A2AError
 from a2a.metrics import dance
 from a2a.metrics.validator import correctness, reward, score, speed
@@ -343,11 +344,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     import a2a
 
     paths = _checkpoints(cfg.ckpt)
+    device = str(check_device(str(cfg.get("device", "cpu"))))
+    # Checkpoints load before any data is read: a wrong path fails in a second, not after feature extraction.
+    generators = [a2a.load(path, device=device) for path in paths]
+    labels = _labels(paths)
     samples_list = [int(k) for k in (cfg.get("samples") or [1])]
     sampler = OmegaConf.to_container(cfg.sampler, resolve=True) if cfg.get("sampler") else None
-    # Checkpoints first: a bad one is reported before any data is read or feature computed.
-    labels = _labels(paths)
-    generators = [a2a.load(path, device=str(cfg.get("device", "cpu"))) for path in paths]
     out_dir = Path(cfg.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     kind = cfg.data.get("source_kind", "auto")

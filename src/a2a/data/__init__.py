@@ -24,7 +24,6 @@ _EXPORTS = {
     "describe_dataset": "a2a.data.describe",
     "format_description": "a2a.data.describe",
     "print_description": "a2a.data.describe",
-    "MinMaxNormalizer": "a2a.motion.normalizer",
     "BadItem": "a2a.data.windows",
     "DanceSequence": "a2a.data.windows",
     "DanceSource": "a2a.data.windows",

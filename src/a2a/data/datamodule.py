@@ -27,7 +27,7 @@ import contextlib
 import logging
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 from tqdm.auto import tqdm
 
 from a2a.audio import FeatureCache, extract_many
@@ -44,6 +44,7 @@ from a2a.config import config_source
 from a2a.data.curated import open_source
 from a2a.data.describe import summarize_source
 from a2a.data.naming import tempo_from_name
+from a2a.data.sanity import SanityBounds, implausible, report_overlap, split_overlap
 from a2a.data.windows import BadItem, BadItemPolicy, DanceSequence, DanceSource, WindowSpec, window_starts
 from a2a.errors import A2AError, DatasetError
 from a2a.motion.normalizer import Normalizer, normalizer_from_state_dict
@@ -63,6 +64,33 @@ def seed_worker(worker_id: int) -> None:
     worker_seed = torch.initial_seed() % 2**32
     np.random.seed(worker_seed)
     random.seed(worker_seed)
+
+
+class EpochShuffleSampler(RandomSampler):
+    """A shuffle that is a pure function of ``(seed, epoch)``, so a resumed run draws the same batches as an
+    uninterrupted one.
+
+    Lightning calls :meth:`set_epoch` at every epoch start (and, under DDP, replaces this sampler with a
+    ``DistributedSampler``, itself seeded per epoch). ``start`` skips the first indices of ``epoch`` once:
+    a run resumed part-way through an epoch continues with the windows it had not yet seen.
+    """
+
+    def __init__(self, data_source: Sized, seed: int, epoch: int = 0, start: int = 0) -> None:
+        super().__init__(data_source)
+        self.seed = int(seed)
+        self.epoch = int(epoch)
+        self.start = int(start)
+
+    def set_epoch(self, epoch: int) -> None:
+        if epoch != self.epoch:
+            self.start = 0  # a resume position belongs to its own epoch only
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        seed = int(np.random.SeedSequence([self.seed, self.epoch]).generate_state(1)[0])
+        order = torch.randperm(len(self.data_source), generator=torch.Generator().manual_seed(seed))
+        start, self.start = self.start, 0
+        return iter(order[start:].tolist())
 
 
 @contextlib.contextmanager
@@ -163,6 +191,9 @@ class MotionDataModule(pl.LightningDataModule):
             on the training split.
         drop_last: drop the last incomplete training batch.
         progress: show progress bars.
+        sanity: bounds of :class:`a2a.data.sanity.SanityBounds` (a dict): a physically implausible
+            sequence is an error (left out with ``skip_bad``); a sequence in two splits is a warning by
+            default.
     """
 
     def __init__(
@@ -190,6 +221,7 @@ class MotionDataModule(pl.LightningDataModule):
         normalizer: Normalizer | dict[str, torch.Tensor] | None = None,
         drop_last: bool = False,
         progress: bool = True,
+        sanity: SanityBounds | dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.window = WindowSpec(window_seconds, train_stride, test_stride, fps)
@@ -224,6 +256,10 @@ class MotionDataModule(pl.LightningDataModule):
         self.split_map = {"train": train_split, "val": val_split, "test": test_split}
         self.drop_last = drop_last
         self.progress = progress
+        self.sanity = sanity if isinstance(sanity, SanityBounds) else SanityBounds(**(sanity or {}))
+        self._overlap_checked = False
+        # Where the first training epoch starts (set by a resumed run, see ``resume_at``).
+        self._train_position = (0, 0)
         if isinstance(normalizer, dict):
             normalizer = normalizer_from_state_dict(normalizer)
         self.normalizer: Normalizer | None = normalizer
@@ -267,7 +303,7 @@ class MotionDataModule(pl.LightningDataModule):
         :meth:`setup` also the window counts actually built (``windows_built``)."""
         from a2a.data.describe import print_description
 
-        description = summarize_source(self.source, self.window)
+        description = summarize_source(self.source, self.window, bounds=self.sanity)
         for split, prepared in self._prepared.items():
             if split in description["splits"]:
                 description["splits"][split]["windows_built"] = len(prepared.windows)
@@ -298,14 +334,35 @@ class MotionDataModule(pl.LightningDataModule):
 
     def _load_sequences(self, split: str) -> list[DanceSequence]:
         if split not in self._sequences:
-            sequences = self.source.sequences(split, progress=self.progress)
-            for seq in sequences:
+            policy = BadItemPolicy(self.skip_bad, self.bad)
+            sequences = []
+            for seq in self.source.sequences(split, progress=self.progress):
                 if abs(seq.motion.fps - self.window.fps) > 1e-6:
                     raise DatasetError(
                         f"{seq.name}: motion is {seq.motion.fps} fps, expected {self.window.fps}"
                     )
+                reason = implausible(seq.motion, self.sanity)
+                if reason is None:
+                    sequences.append(seq)
+                    continue
+                policy.handle(
+                    seq.name,
+                    self.source.root,
+                    DatasetError(
+                        f"{self.source.root}: sequence {seq.name!r} ({split}) is implausible: {reason}; "
+                        "fix or remove it, or leave it out with data.skip_bad=true"
+                    ),
+                )
             self._sequences[split] = sequences
         return self._sequences[split]
+
+    def _check_split_overlap(self) -> None:
+        """Warn about (or refuse) sequence names listed in more than one split, once."""
+        if self._overlap_checked or self.sanity.split_overlap == "ignore":
+            return
+        names = {split: [s.name for s in self._load_sequences(split)] for split in self.source.split_names()}
+        report_overlap(split_overlap(names), self.sanity, str(self.source.root))
+        self._overlap_checked = True
 
     def _extract(self, sequences: list[DanceSequence]) -> dict[int, np.ndarray]:
         """Features per sequence index, computed once per distinct song (remembered across splits and
@@ -436,6 +493,7 @@ class MotionDataModule(pl.LightningDataModule):
             self._build(roles)
 
     def _build(self, roles: tuple[str, ...]) -> None:
+        self._check_split_overlap()
         train = (
             self._prepare_split(self._split_name("train"))
             if "train" in roles or self.normalizer is None
@@ -481,17 +539,27 @@ class MotionDataModule(pl.LightningDataModule):
             raise DatasetError(f"no {role!r} windows: call setup() for a stage that builds them first")
         return self._datasets[role]
 
+    def resume_at(self, epoch: int, batches_done: int) -> None:
+        """Start the next training loader at ``epoch`` after its first ``batches_done`` batches (a run
+        resumed from a checkpoint; see :class:`a2a.lightning.callbacks.ResumeState`)."""
+        self._train_position = (int(epoch), int(batches_done))
+
     def _loader(self, role: str, shuffle: bool) -> DataLoader:
         dataset = self._datasets.get(role)
         if dataset is None:
             dataset = WindowDataset(
                 PreparedSplit([], [], [], [], []), self._fitted_normalizer(), self.window.frames, {}
             )
+        sampler = None
+        if shuffle:
+            epoch, batches_done = self._train_position
+            sampler = EpochShuffleSampler(dataset, self.seed, epoch, batches_done * self.batch_size)
+            self._train_position = (0, 0)
         generator = torch.Generator().manual_seed(self.seed)
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             worker_init_fn=seed_worker,
             generator=generator,

@@ -1,4 +1,5 @@
-"""What a dataset holds: sequences, hours, windows and genres per split, plus what was left out.
+"""What a dataset holds: sequences, hours, windows and genres per split, plus what was left out and what
+looks wrong (physically implausible motions, sequences listed in two splits; see :mod:`a2a.data.sanity`).
 
 ``describe_dataset(path)`` reads motions only (no audio decoding), so it is quick even on AIST++;
 ``format_description`` turns its dict into the table ``a2a data describe PATH`` prints.
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from dataclasses import asdict
 from typing import Any
 
 from a2a.data.curated import open_source
+from a2a.data.sanity import SanityBounds, describe_overlap, implausible, split_overlap
 from a2a.data.windows import DanceSequence, DanceSource, WindowSpec, window_starts
 
 
@@ -31,13 +34,23 @@ def summarize_sequences(sequences: list[DanceSequence], window: WindowSpec, spli
     }
 
 
-def summarize_source(source: DanceSource, window: WindowSpec | None = None, progress: bool = False) -> dict:
+def summarize_source(
+    source: DanceSource,
+    window: WindowSpec | None = None,
+    progress: bool = False,
+    bounds: SanityBounds | None = None,
+) -> dict:
     """:func:`describe_dataset` for an open source."""
     window = window or WindowSpec()
-    splits = {
-        split: summarize_sequences(source.sequences(split, progress), window, split)
-        for split in source.split_names()
-    }
+    bounds = bounds or SanityBounds()
+    sequences = {split: source.sequences(split, progress) for split in source.split_names()}
+    splits = {split: summarize_sequences(seqs, window, split) for split, seqs in sequences.items()}
+    implausible_items = [
+        {"name": seq.name, "split": split, "reason": reason}
+        for split, seqs in sequences.items()
+        for seq in seqs
+        if (reason := implausible(seq.motion, bounds)) is not None
+    ]
     total_seconds = sum(s["seconds"] for s in splits.values())
     return {
         "path": str(source.root),
@@ -58,6 +71,9 @@ def summarize_source(source: DanceSource, window: WindowSpec | None = None, prog
         "ignored": len(source.ignored),
         "ignored_names": list(source.ignored),
         "bad": [{"name": b.name, "path": b.path, "reason": b.reason} for b in source.bad],
+        "sanity": asdict(bounds),
+        "implausible": implausible_items,
+        "overlap": split_overlap({split: [s.name for s in seqs] for split, seqs in sequences.items()}),
     }
 
 
@@ -67,15 +83,17 @@ def describe_dataset(
     *,
     kind: str = "auto",
     progress: bool = False,
+    bounds: SanityBounds | None = None,
     **source_options: Any,
 ) -> dict[str, Any]:
     """Counts, hours and genres per split of the dataset at ``path`` (AIST++ layout, curated folder or
     Hugging Face dataset; see :func:`a2a.data.curated.open_source`). Unusable items are listed under
-    ``bad`` instead of raising."""
+    ``bad`` instead of raising; physically implausible sequences (under ``bounds``) under
+    ``implausible``; sequence names listed in more than one split under ``overlap``."""
     window = window or WindowSpec()
     source_options.setdefault("skip_bad", True)
     source = open_source(path, kind=kind, fps=window.fps, **source_options)
-    return summarize_source(source, window, progress)
+    return summarize_source(source, window, progress, bounds)
 
 
 def format_description(description: dict[str, Any]) -> str:
@@ -104,6 +122,14 @@ def format_description(description: dict[str, Any]) -> str:
     if description["bad"]:
         lines.append(f"\n{len(description['bad'])} bad item(s) left out:")
         lines.extend(f"  {b['name']} ({b['path']}): {b['reason']}" for b in description["bad"])
+    if description.get("implausible"):
+        lines.append(
+            f"\n{len(description['implausible'])} implausible sequence(s): training refuses them "
+            "(data.skip_bad=true leaves them out):"
+        )
+        lines.extend(f"  {i['name']} ({i['split']}): {i['reason']}" for i in description["implausible"])
+    if description.get("overlap"):
+        lines.append(f"\nwarning: {describe_overlap(description['overlap'])}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,59 @@
+"""What the command-line doors (``train.py``, ``evaluate.py``) share: a2a's user errors as one line with
+exit status 2, and the device checks that must pass before any long work starts."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+import torch
+
+from a2a.errors import A2AError
+
+
+@contextlib.contextmanager
+def one_line_errors(program: str) -> Iterator[None]:
+    """Print an :class:`A2AError` raised inside as ``PROGRAM: error: MESSAGE`` (one line, on stderr) and
+    exit with status 2; anything else propagates with its traceback (a bug, not bad input)."""
+    try:
+        yield
+    except A2AError as exc:
+        print(f"{program}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _no_cuda_reason() -> str:
+    if torch.version.cuda is None:
+        return f"this torch build ({torch.__version__}) has no CUDA support"
+    return "no CUDA device is visible"
+
+
+def check_device(device: str, option: str = "device") -> torch.device:
+    """``device`` as a :class:`torch.device` that this machine has; :class:`A2AError` naming ``option``
+    otherwise (instead of torch's assertion deep inside the first ``.to(device)``)."""
+    try:
+        parsed = torch.device(str(device))
+    except (RuntimeError, TypeError) as exc:
+        raise A2AError(f"{option}={device}: not a torch device ({exc})") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise A2AError(f"{option}={device}: {_no_cuda_reason()}; use {option}=cpu")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise A2AError(f"{option}={device}: only {torch.cuda.device_count()} CUDA device(s) visible")
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise A2AError(f"{option}={device}: MPS is not available on this machine; use {option}=cpu")
+    return parsed
+
+
+def check_accelerator(accelerator: str | None, option: str = "trainer.accelerator") -> None:
+    """Refuse a Lightning accelerator this machine lacks (``cuda`` without CUDA, ``gpu`` without CUDA or
+    MPS, ``mps`` without MPS) with one line naming ``option``; ``auto`` and ``cpu`` always pass."""
+    name = str(accelerator or "auto").lower()
+    mps = torch.backends.mps.is_available()
+    if (name == "cuda" or (name == "gpu" and not mps)) and not torch.cuda.is_available():
+        raise A2AError(f"{option}={accelerator}: {_no_cuda_reason()}; train with trainer=cpu")
+    if name == "mps" and not mps:
+        raise A2AError(
+            f"{option}={accelerator}: MPS is not available on this machine; train with trainer=cpu"
+        )

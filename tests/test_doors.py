@@ -1,0 +1,182 @@
+"""``python train.py`` and ``python evaluate.py`` as a user runs them (subprocesses, stdout not a terminal):
+a2a's user errors are one line with exit status 2, checked before any long work; a failed run leaves no
+directory; a run without a terminal prints progress lines and ``train.log`` records them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from a2a.errors import A2AError, CheckpointError
+from a2a.evaluate import evaluate
+from tests.conftest import CONF, REPO
+
+NO_CUDA = not torch.cuda.is_available()
+
+
+def _start(door: str, *overrides: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "HYDRA_FULL_ERROR": "0"}
+    return subprocess.Popen(
+        [sys.executable, str(REPO / door), *overrides],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.fixture(scope="module")
+def runs(synthetic_root, tiny_checkpoint, tmp_path_factory) -> dict[str, dict]:
+    """Every door run of this module, started together (each spends most of its time importing)."""
+    tmp = tmp_path_factory.mktemp("doors")
+    text = tmp / "notes.ckpt"
+    text.write_text("not a checkpoint\n")
+    prior = tmp / "prior_run"  # an earlier run of train.py, resumed below with a wrong data.source
+    (prior / ".hydra").mkdir(parents=True)
+    (prior / "checkpoints").mkdir()
+    shutil.copy(tiny_checkpoint, prior / "checkpoints" / "last.ckpt")
+    commands = {
+        "train_resume_missing_data": (
+            "train.py",
+            "experiment=tiny",
+            f"data.source={tmp / 'no_such_dataset'}",
+            f"ckpt_path={prior / 'checkpoints' / 'last.ckpt'}",
+        ),
+        "train_missing_data": (
+            "train.py",
+            "experiment=tiny",
+            f"data.source={tmp / 'no_such_dataset'}",
+            f"hydra.run.dir={tmp / 'failed_run'}",
+        ),
+        "train_text_ckpt": (
+            "train.py",
+            "experiment=tiny",
+            f"data.source={synthetic_root}",
+            f"ckpt_path={text}",
+            f"hydra.run.dir={tmp / 'failed_resume'}",
+        ),
+        "train_ok": (
+            "train.py",
+            "experiment=tiny",
+            f"data.source={synthetic_root}",
+            "callbacks.progress_log.every_seconds=0",
+            f"hydra.run.dir={tmp / 'run'}",
+        ),
+        "evaluate_missing_ckpt": (
+            "evaluate.py",
+            f"ckpt={tmp / 'missing.ckpt'}",
+            f"data.source={synthetic_root}",
+            f"hydra.run.dir={tmp / 'eval1'}",
+        ),
+    }
+    started = {name: (_start(*command), time.monotonic()) for name, command in commands.items()}
+    results = {}
+    for name, (proc, start) in started.items():
+        out, err = proc.communicate(timeout=600)
+        results[name] = {"rc": proc.returncode, "out": out, "err": err, "tmp": tmp, "text": text}
+        results[name]["seconds"] = time.monotonic() - start
+    return results
+
+
+def _one_line(result: dict, program: str) -> str:
+    lines = result["err"].strip().splitlines()
+    assert result["rc"] == 2, result["err"][-3000:]
+    assert len(lines) == 1 and lines[0].startswith(f"{program}: error: "), result["err"][-3000:]
+    assert "Traceback" not in result["err"] + result["out"]
+    return lines[0]
+
+
+def test_train_missing_dataset_is_one_line_and_leaves_no_run_directory(runs):
+    result = runs["train_missing_data"]
+    line = _one_line(result, "train")
+    assert line.endswith("no_such_dataset: dataset path does not exist")
+    assert not (result["tmp"] / "failed_run").exists()
+
+
+def test_a_failed_resume_keeps_the_original_run_intact(runs):
+    result = runs["train_resume_missing_data"]
+    line = _one_line(result, "train")
+    assert line.endswith("no_such_dataset: dataset path does not exist")
+    prior = result["tmp"] / "prior_run"
+    # The resume ran in the checkpoint's run directory (its train.log is there, not in a new timestamped
+    # folder) and removed only the config folder it had added to it.
+    assert sorted(p.name for p in prior.iterdir()) == [".hydra", "checkpoints", "train.log"]
+    assert list((prior / ".hydra").iterdir()) == []
+    assert (prior / "checkpoints" / "last.ckpt").exists()
+
+
+def test_train_text_file_as_ckpt_path_is_one_line(runs):
+    result = runs["train_text_ckpt"]
+    line = _one_line(result, "train")
+    assert f"ckpt_path={result['text']}: not a readable checkpoint" in line
+    assert not (result["tmp"] / "failed_resume").exists()
+
+
+def test_evaluate_missing_checkpoint_fails_before_reading_data(runs):
+    result = runs["evaluate_missing_ckpt"]
+    line = _one_line(result, "evaluate")
+    assert line.endswith("missing.ckpt: no such checkpoint file")
+    assert "music features" not in result["err"] + result["out"]  # no feature extraction ran
+
+
+def test_training_without_a_terminal_prints_progress_and_train_log_keeps_it(runs):
+    result = runs["train_ok"]
+    assert result["rc"] == 0, result["err"][-3000:]
+    periodic = [line for line in result["out"].splitlines() if "] - epoch 1/1 step " in line]
+    assert len(periodic) == 2 and "windows/s" in periodic[-1] and "ETA" in periodic[-1]
+    log = (result["tmp"] / "run" / "train.log").read_text()
+    assert "training: 1 epochs of 2 batches" in log and "epoch 1/1 step 2/2" in log
+    assert "val/loss" in log and "training finished" in log
+
+
+def _evaluate_cfg(tmp_path: Path, *overrides: str):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose("evaluate", overrides=[f"output_dir={tmp_path}", *overrides])
+
+
+def test_evaluate_checks_checkpoints_and_device_before_opening_data(
+    synthetic_root, tiny_checkpoint, tmp_path, monkeypatch
+):
+    opened = []
+    monkeypatch.setattr("a2a.evaluate.open_source", lambda *a, **k: opened.append(a))
+    text = tmp_path / "notes.ckpt"
+    text.write_text("hello\n")
+    with pytest.raises(CheckpointError, match="notes.ckpt: not a readable checkpoint"):
+        evaluate(_evaluate_cfg(tmp_path, f"ckpt=[{tiny_checkpoint},{text}]", f"data.source={synthetic_root}"))
+    with pytest.raises(A2AError, match="device=cude: not a torch device"):
+        evaluate(_evaluate_cfg(tmp_path, f"ckpt={tiny_checkpoint}", "device=cude"))
+    assert opened == []
+
+
+@pytest.mark.skipif(not NO_CUDA, reason="this machine has CUDA")
+def test_cuda_on_a_machine_without_it_is_one_clear_error(synthetic_root, tiny_checkpoint, tmp_path):
+    from a2a.train import train
+    from tests.conftest import compose_train
+
+    with pytest.raises(A2AError, match=r"^device=cuda: .*; use device=cpu$"):
+        evaluate(_evaluate_cfg(tmp_path, f"ckpt={tiny_checkpoint}", "device=cuda"))
+    cfg = compose_train(
+        ["experiment=tiny", f"data.source={synthetic_root}", f"output_dir={tmp_path}", "trainer=gpu"]
+    )
+    with pytest.raises(A2AError, match=r"^trainer.accelerator=gpu: .*; train with trainer=cpu$"):
+        train(cfg)
+
+
+def test_evaluate_empty_folder_is_one_line_and_exit_2(tiny_checkpoint, tmp_path, capsys):
+    from a2a.doors import one_line_errors
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as exited, one_line_errors("evaluate"):
+        evaluate(_evaluate_cfg(tmp_path, f"ckpt={tiny_checkpoint}", f"data.source={tmp_path / 'empty'}"))
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"evaluate: error: {tmp_path / 'empty'}: ")
