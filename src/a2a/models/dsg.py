@@ -122,7 +122,8 @@ class DSGDenoiser(nn.Module):
         if seq_len % local_window:
             raise A2AError(
                 f"model.denoiser.local_window={local_window} does not divide "
-                f"model.denoiser.seq_len={seq_len}; DSG's local attention cuts each window into whole local windows (ZEGGS: 88 = 8 × 11)"
+                f"model.denoiser.seq_len={seq_len}; DSG's local attention cuts each window into whole "
+                "local windows (ZEGGS: 88 = 8 × 11)"
             )
         if latent_dim % num_heads:
             raise A2AError(
