@@ -401,3 +401,22 @@ def test_gradients_reach_every_parameter_and_bfloat16_autocast_runs():
         mixed = model(x, t, cond)
     assert mixed.dtype == torch.bfloat16
     assert (mixed.float() - reference).abs().max() < 0.1 * reference.abs().max()
+
+
+def test_style_guidance_and_style_mixing_through_the_shared_pieces():
+    from a2a.diffusion.conditions import ConditionMix
+    from a2a.diffusion.guidance import guided_output
+
+    model = tiny_model()
+    x, t, audio, style, seed_frames = inputs(model, 2, 44)
+    cond = {"audio": audio, "style": style, "seed": seed_frames}
+    kept, no_style = model(x, t, cond), model(x, t, cond, {"style": torch.zeros(2, dtype=torch.bool)})
+    guided = guided_output(model, x, t, cond, {"style": 3.0})  # the seed stays kept in both evaluations
+    torch.testing.assert_close(guided, no_style + 3.0 * (kept - no_style), rtol=1e-5, atol=1e-5)
+
+    other = torch.tensor([0.0, 1.0, 0.0])
+    mixed = ConditionMix(model, "style", other, gamma=0.3)(x, t, cond)
+    second = model(x, t, {**cond, "style": other.expand(2, -1)})
+    torch.testing.assert_close(mixed, 0.3 * kept + 0.7 * second, rtol=1e-5, atol=1e-5)
+    away = ConditionMix(model, "style", None, gamma=1.5)(x, t, cond)  # extrapolation from the null style
+    torch.testing.assert_close(away, 1.5 * kept - 0.5 * no_style, rtol=1e-5, atol=1e-5)
