@@ -61,7 +61,7 @@ def inputs(model: DSGDenoiser, batch: int, frames: int, seed: int = 3) -> tuple[
     audio = torch.randn(batch, frames, model.audio_dim, generator=g)
     style = torch.rand(batch, model.style_dim, generator=g) * 2  # scaled/mixed styles, not only one-hot
     seed_frames = torch.randn(batch, model.n_seed, model.nfeats, generator=g)
-    t = torch.tensor([0, 500, 999][:batch])
+    t = torch.linspace(0, 999, batch).long()
     return x, t, audio, style, seed_frames
 
 
@@ -420,3 +420,30 @@ def test_style_guidance_and_style_mixing_through_the_shared_pieces():
     torch.testing.assert_close(mixed, 0.3 * kept + 0.7 * second, rtol=1e-5, atol=1e-5)
     away = ConditionMix(model, "style", None, gamma=1.5)(x, t, cond)  # extrapolation from the null style
     torch.testing.assert_close(away, 1.5 * kept - 0.5 * no_style, rtol=1e-5, atol=1e-5)
+
+
+def test_tiny_model_learns_a_style_dependent_target():
+    from a2a.losses import SmoothL1MotionLoss
+
+    model = tiny_model(dropout=0.0).train()
+    # every row has the same input, audio, seed and timestep: only the style tells them apart
+    x, t, audio, _, seed_frames = (v[:1].expand(4, *v.shape[1:]) for v in inputs(model, 1, 44))
+    style = torch.eye(3)[[0, 1, 0, 1]]
+    wave = torch.sin(torch.linspace(0, 6, 44))[None, :, None]
+    target = wave * torch.tensor([0.5, 2.0, 0.5, 2.0])[:, None, None]  # style 1 gestures four times wider
+    cond = {"audio": audio, "style": style, "seed": seed_frames}
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    loss_fn = SmoothL1MotionLoss()
+    losses = []
+    for _ in range(40):
+        loss = loss_fn(model(x, t, cond), target.expand_as(x))["total"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.3 * losses[0], losses
+    model.eval()
+    with torch.no_grad():
+        out = model(x, t, cond)
+    amplitude = out.std(dim=(1, 2))
+    assert amplitude[1] > 2 * amplitude[0] and amplitude[3] > 2 * amplitude[2]
