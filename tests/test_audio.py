@@ -458,7 +458,7 @@ def test_pretrained_features_explain_missing_model_and_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with pytest.raises(
-        AudioError, match=r"no model directory.*huggingface-cli download microsoft/wavlm-base-plus"
+        AudioError, match=r"no model directory.*huggingface-cli download microsoft/wavlm-large"
     ):
         PretrainedAudioFeatures(tmp_path / "nowhere")
     with pytest.raises(AudioError, match=r"need a local model directory \(features.path\)"):

@@ -14,6 +14,7 @@ from tests.conftest import CONF, compose_train
 GROUPS = ("data", "features", "model", "sampler", "trainer", "logger", "experiment")
 MEMBERS = [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
 NEEDS_MODEL_FILES = {("features", "wavlm"), ("features", "hubert")}
+WRITES_A_CACHE = {("features", "wavlm_tiny")}
 
 
 def test_every_group_has_a_tiny_member():
@@ -32,6 +33,8 @@ def test_member_composes_and_instantiates(group, name, synthetic_root, tmp_path)
         overrides.append("data.source=" + str(synthetic_root))
     if (group, name) in NEEDS_MODEL_FILES:
         overrides.append(f"features.path={tmp_path / 'no-model-here'}")
+    if (group, name) in WRITES_A_CACHE:
+        overrides.append(f"features.cache_dir={tmp_path / 'cache'}")
     if (group, name) == ("trainer", "gpu") and not torch.cuda.is_available():
         # Everything but the device must still be valid Trainer arguments on a CPU machine.
         overrides += ["trainer.accelerator=cpu", "trainer.precision=32-true"]

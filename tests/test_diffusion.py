@@ -118,6 +118,18 @@ def test_cosine_schedule_matches_edge_values():
     assert float(abar[999]) == pytest.approx(float(abar[998]) * (1 - 0.999), rel=1e-12)
 
 
+def test_cosine_schedule_is_dsgs_discretised_alpha_bar():
+    # DiffuseStyleGesture (guided-diffusion's betas_for_alpha_bar): β_i = min(1 − ᾱ((i+1)/T)/ᾱ(i/T), 0.999)
+    # with ᾱ(u) = cos²((u + 0.008)/1.008 · π/2), evaluated in double precision scalars.
+    def alpha_bar(u: float) -> float:
+        return math.cos((u + 0.008) / 1.008 * math.pi / 2) ** 2
+
+    betas = [min(1 - alpha_bar((i + 1) / 1000) / alpha_bar(i / 1000), 0.999) for i in range(1000)]
+    dsg = CosineSchedule(num_steps=1000, prediction="x0", clip_x0=False)
+    np.testing.assert_allclose(dsg.betas.numpy(), betas, rtol=1e-12, atol=1e-15)
+    assert dsg.prediction == "x0" and dsg.clip_x0 is False
+
+
 def test_linear_schedules():
     lin = LinearSchedule()
     assert float(lin.betas[0]) == pytest.approx(1e-4)

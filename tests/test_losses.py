@@ -1,10 +1,10 @@
-"""EDGE's motion losses against hand-computed values."""
+"""The motion losses (EDGE's four terms, DSG's SmoothL1) against hand-computed values."""
 
 import pytest
 import torch
 
 from a2a.errors import A2AError
-from a2a.losses import EdgeMotionLoss
+from a2a.losses import EdgeMotionLoss, SmoothL1MotionLoss
 from a2a.motion.normalizer import MinMaxNormalizer
 from a2a.motion.representation import EdgeRepresentation
 
@@ -85,3 +85,38 @@ def test_bad_weights_and_shapes():
         EdgeMotionLoss(REP, foot=-1.0)
     with pytest.raises(A2AError, match="differ in shape"):
         EdgeMotionLoss(REP)(_clip(frames=5), _clip(frames=6))
+
+
+# ------------------------------------------------------------------------------ DSG: SmoothL1, β = 1
+
+
+def test_smooth_l1_is_the_mean_huber_over_every_element():
+    target = torch.zeros(1, 2, 3, dtype=torch.float64)
+    # differences 0.5, −0.2, 2, −3, 0, 1 → 0.125, 0.02, 1.5, 2.5, 0, 0.5 (0.5·d² below 1, |d| − 0.5 above)
+    pred = torch.tensor([[[0.5, -0.2, 2.0], [-3.0, 0.0, 1.0]]], dtype=torch.float64)
+    terms = SmoothL1MotionLoss()(pred, target)
+    assert set(terms) == {"simple", "total"}
+    assert float(terms["simple"]) == pytest.approx((0.125 + 0.02 + 1.5 + 2.5 + 0.0 + 0.5) / 6)
+    assert terms["total"] is terms["simple"]
+
+
+def test_smooth_l1_counts_every_frame_and_uses_output_and_target():
+    x0 = torch.zeros(2, 4, 1)
+    x0_hat = torch.zeros(2, 4, 1)
+    x0_hat[0, 0, 0] = 4.0  # a seed frame counts like any other: (4 − 0.5) / 8 elements
+    assert float(SmoothL1MotionLoss()(x0_hat, x0)["total"]) == pytest.approx(3.5 / 8)
+    # ε-prediction: the reconstruction compares the raw output with its target instead
+    output, target = torch.full((2, 4, 1), 0.2), torch.zeros(2, 4, 1)
+    loss = SmoothL1MotionLoss()(x0_hat, x0, output=output, target=target)
+    assert float(loss["simple"]) == pytest.approx(0.5 * 0.2**2)
+    # another beta: quadratic below 2 (0.5·d²/β), linear above (|d| − β/2)
+    two = SmoothL1MotionLoss(beta=2.0)(x0_hat, x0)
+    assert float(two["total"]) == pytest.approx((4.0 - 1.0) / 8)
+
+
+def test_smooth_l1_refuses_bad_settings_and_shapes():
+    with pytest.raises(A2AError, match=r"model.loss.beta must be a positive number, got 0"):
+        SmoothL1MotionLoss(beta=0)
+    with pytest.raises(A2AError, match=r"prediction \(1, 2, 3\) and target \(1, 2, 4\) differ in shape"):
+        SmoothL1MotionLoss()(torch.zeros(1, 2, 3), torch.zeros(1, 2, 4))
+    assert SmoothL1MotionLoss(representation=REP).beta == 1.0  # built like every loss config

@@ -110,6 +110,22 @@ def _cmd_convert_edge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_convert_dsg(args: argparse.Namespace) -> int:
+    from a2a.checkpoint.import_dsg import convert_dsg_checkpoint  # imports torch: only when asked
+
+    out = convert_dsg_checkpoint(
+        args.src,
+        args.out,
+        mean=args.mean,
+        std=args.std,
+        num_heads=args.num_heads,
+        local_window=args.local_window,
+        seq_len=args.seq_len,
+    )
+    print(f"wrote {out}")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from a2a.motion import Motion
     from a2a.motion.bvh import write_bvh
@@ -234,6 +250,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--num-heads", type=int, default=8, help="attention heads (not stored in weights; EDGE: 8)"
     )
     convert.set_defaults(handler=_cmd_convert_edge)
+
+    convert_dsg = sub.add_parser(
+        "convert-dsg", help="original DiffuseStyleGesture modelNNN.pt -> a2a checkpoint (no code runs)"
+    )
+    convert_dsg.add_argument("src", type=Path, help="DSG checkpoint, e.g. model000450000.pt")
+    convert_dsg.add_argument("out", type=Path, help="output .ckpt")
+    convert_dsg.add_argument("--mean", type=Path, default=None, help="DSG's mean.npz (needed for generation)")
+    convert_dsg.add_argument("--std", type=Path, default=None, help="DSG's std.npz (floored at 0.01)")
+    convert_dsg.add_argument(
+        "--num-heads", type=int, default=4, help="transformer heads (not stored in weights; DSG: 4)"
+    )
+    convert_dsg.add_argument("--local-window", type=int, default=11, help="local-attention window (DSG: 11)")
+    convert_dsg.add_argument("--seq-len", type=int, default=88, help="training window in frames (DSG: 88)")
+    convert_dsg.set_defaults(handler=_cmd_convert_dsg)
 
     render = sub.add_parser("render", help="stick-figure video (.mp4 with audio via ffmpeg, else .gif)")
     render.add_argument(

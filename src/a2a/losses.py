@@ -9,6 +9,7 @@ every term the loss returns. Nothing here knows about diffusion schedules.
 - :class:`EdgeMotionLoss`: EDGE's reconstruction, velocity, forward-kinematics joint-position and
   foot-contact losses; weights from config (EDGE's paper values are the defaults of
   ``conf/model/edge.yaml``), joint indices from the representation's skeleton.
+- :class:`SmoothL1MotionLoss`: DiffuseStyleGesture's only term, the Huber loss on normalised features.
 """
 
 from __future__ import annotations
@@ -126,3 +127,42 @@ class EdgeMotionLoss(MotionLoss):
             terms["foot"] = (foot_velocity * planted).square().mean() * (frames - 1) / frames
         terms["total"] = sum(self.weights[name] * terms[name] for name in self.weights)
         return terms
+
+
+class SmoothL1MotionLoss(MotionLoss):
+    """DiffuseStyleGesture's loss: SmoothL1 (Huber, β = 1) of ``output`` against ``target``, averaged over
+    every element (batch, frames — the seed frames included, as in DSG — and channels).
+
+    Per element ``d = output − target``: ``0.5·d²/β`` where ``|d| < β``, else ``|d| − 0.5·β``. DSG computes
+    it on normalised x̂0 against x0 (``masked_l2`` with ``nn.SmoothL1Loss(reduction="none")`` and an
+    all-ones mask).
+
+    Args:
+        beta: the quadratic-to-linear threshold (DSG: 1).
+        representation: accepted so that every loss config builds alike; not used.
+    """
+
+    def __init__(self, beta: float = 1.0, representation=None) -> None:
+        if not (isinstance(beta, int | float) and not isinstance(beta, bool) and beta > 0):
+            raise A2AError(f"model.loss.beta must be a positive number, got {beta!r}")
+        self.beta = float(beta)
+
+    def __call__(
+        self,
+        x0_hat: Tensor,
+        x0: Tensor,
+        normalizer=None,
+        *,
+        output: Tensor | None = None,
+        target: Tensor | None = None,
+    ) -> dict[str, Tensor]:
+        """``{"simple": loss, "total": loss}`` for ``output``/``target`` ``[B, T, D]`` (default: ``x0_hat``
+        and ``x0``)."""
+        prediction = x0_hat if output is None else output
+        reference = x0 if target is None else target
+        if prediction.shape != reference.shape:
+            raise A2AError(
+                f"prediction {tuple(prediction.shape)} and target {tuple(reference.shape)} differ in shape"
+            )
+        simple = F.smooth_l1_loss(prediction, reference, beta=self.beta)
+        return {"simple": simple, "total": simple}

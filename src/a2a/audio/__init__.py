@@ -1,4 +1,4 @@
-"""Audio input for the dance model: decoding, per-frame features (EDGE baseline, WavLM/HuBERT), caching.
+"""Audio input: decoding, per-frame features (EDGE baseline, WavLM/HuBERT, a tiny WavLM for tests), caching.
 
 Hydra configs can point at the classes directly, e.g. ``_target_: a2a.audio.BaselineFeatures``.
 """
@@ -18,6 +18,7 @@ from a2a.audio.features import (
     frame_count,
     slice_features,
 )
+from a2a.audio.wavlm_tiny import TinyWavLMFeatures, tiny_wavlm_dir
 
 __all__ = [
     "AudioFeatureExtractor",
@@ -25,6 +26,7 @@ __all__ = [
     "ExtractedFeatures",
     "FeatureCache",
     "PretrainedAudioFeatures",
+    "TinyWavLMFeatures",
     "audio_sha256",
     "edge_window_count",
     "estimate_tempo",
@@ -36,4 +38,5 @@ __all__ = [
     "frame_count",
     "load_audio",
     "slice_features",
+    "tiny_wavlm_dir",
 ]

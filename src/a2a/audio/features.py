@@ -339,12 +339,13 @@ def extract_per_song(
 
 _DOWNLOAD_HINT = (
     "download a model on a machine with internet, e.g. "
-    "`huggingface-cli download microsoft/wavlm-base-plus --local-dir DIR` (or facebook/hubert-base-ls960), "
-    "copy DIR here and pass features.path=DIR"
+    "`huggingface-cli download microsoft/wavlm-large --local-dir DIR` (DiffuseStyleGesture's WavLM-Large; "
+    "or facebook/hubert-base-ls960), copy DIR here and pass features.path=DIR"
 )
 
 
-def _import_transformers() -> Any:
+def import_transformers() -> Any:
+    """The ``transformers`` module, or an :class:`AudioError` saying how to install it."""
     try:
         return importlib.import_module("transformers")
     except ImportError as error:
@@ -372,6 +373,10 @@ class PretrainedAudioFeatures(AudioFeatureExtractor):
         sr: model sample rate (must match the preprocessor's ``sampling_rate``).
         fps: output frame rate.
         device: torch device for the encoder.
+        normalize: standardise the waveform (zero mean, unit variance over the whole clip) before the
+            encoder: ``None`` follows the folder's ``preprocessor_config.json`` (``do_normalize``; raw
+            waveform without one), ``True``/``False`` decide. WavLM-Large's own recipe normalises;
+            DiffuseStyleGesture feeds it the raw waveform (``False``), which its weights were trained on.
     """
 
     def __init__(
@@ -384,6 +389,7 @@ class PretrainedAudioFeatures(AudioFeatureExtractor):
         device: str = "cpu",
         chunk_seconds: float = 30.0,
         context_seconds: float = 1.0,
+        normalize: bool | None = None,
     ) -> None:
         if path is None:
             raise AudioError(
@@ -392,7 +398,7 @@ class PretrainedAudioFeatures(AudioFeatureExtractor):
         self.path = Path(path).expanduser()
         if not (self.path / "config.json").is_file():
             raise AudioError(f"{self.path}: no model directory with a config.json here; {_DOWNLOAD_HINT}")
-        transformers = _import_transformers()
+        transformers = import_transformers()
         import torch
 
         self._torch = torch
@@ -410,10 +416,14 @@ class PretrainedAudioFeatures(AudioFeatureExtractor):
             )
         except (OSError, ValueError):
             preprocessor = None
-            log.warning(
-                "%s: no preprocessor_config.json; feeding the raw waveform (no normalisation)", self.path
-            )
-        self.do_normalize = bool(getattr(preprocessor, "do_normalize", False))
+            if normalize is None:
+                log.warning(
+                    "%s: no preprocessor_config.json; feeding the raw waveform (no normalisation)", self.path
+                )
+        if normalize is None:
+            self.do_normalize = bool(getattr(preprocessor, "do_normalize", False))
+        else:
+            self.do_normalize = bool(normalize)
         model_sr = int(getattr(preprocessor, "sampling_rate", sr))
         if model_sr != sr:
             raise AudioError(f"{self.path}: the model expects {model_sr} Hz audio but sr={sr} was configured")
@@ -457,6 +467,7 @@ class PretrainedAudioFeatures(AudioFeatureExtractor):
             "name": self.name,
             "model": digest.hexdigest(),
             "layer": self.layer,
+            "normalize": self.do_normalize,
             "sr": self.sr,
             "fps": self.fps,
             "chunk_seconds": self.chunk_seconds,

@@ -6,6 +6,9 @@
   trusted classes at the places meant to build something; :func:`trust_modules` for your own families.
 - :mod:`~a2a.checkpoint.import_edge` / :mod:`~a2a.checkpoint.edge_names`: EDGE's released
   ``checkpoint.pt`` → an a2a checkpoint (``a2a convert-edge``), and its key names.
+- :mod:`~a2a.checkpoint.import_dsg` / :mod:`~a2a.checkpoint.dsg_names`: DiffuseStyleGesture's released
+  ``model000450000.pt`` → an a2a checkpoint (``a2a convert-dsg``), and its key names.
+- :mod:`~a2a.checkpoint.foreign`: reading other projects' torch files without running their code.
 """
 
 from a2a.checkpoint.configs import build, check_config, trust_modules

@@ -34,7 +34,6 @@ count), so it is an argument; EDGE uses 8. Dropout (0.1) and the GELU activation
 from __future__ import annotations
 
 import os
-import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -49,6 +48,7 @@ from a2a.checkpoint.edge_names import (
     edge_config_from_state_dict,
     edge_state_dict_to_a2a,
 )
+from a2a.checkpoint.foreign import load_failure, unsafe_globals
 from a2a.checkpoint.format import lightning_version, metadata, save_checkpoint
 from a2a.errors import A2AError, CheckpointError
 from a2a.models.edge import EdgeDenoiser
@@ -122,7 +122,7 @@ def read_edge_checkpoint(src: str | os.PathLike) -> dict[str, Any]:
     is_zip = zipfile.is_zipfile(src)
     with torch.serialization.safe_globals(_SHIMS):
         if is_zip:
-            unsafe = _unsafe_globals(src)
+            unsafe = unsafe_globals(src)
             if unsafe:
                 raise CheckpointError(
                     f"{src}: refused: the pickle names {', '.join(sorted(unsafe))}, which an EDGE checkpoint "
@@ -134,42 +134,10 @@ def read_edge_checkpoint(src: str | os.PathLike) -> dict[str, Any]:
         except CheckpointError as exc:  # raised by a stand-in class while unpickling
             raise CheckpointError(f"{src}: {exc}; nothing from the file was run") from None
         except Exception as exc:  # weights-only refusals of files the scan could not read land here
-            raise CheckpointError(f"{src}: not a readable EDGE checkpoint ({_load_failure(exc)})") from None
+            raise CheckpointError(f"{src}: not a readable EDGE checkpoint ({load_failure(exc)})") from None
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{src}: holds a {type(ckpt).__name__}, not EDGE's checkpoint dict")
     return ckpt
-
-
-def _unsafe_globals(src: Path) -> list[str]:
-    """Globals in the pickle outside the weights-only allow-list (shims included), by static scan.
-
-    The scan only serves a clear message: when it cannot parse the file (TorchScript, a pickle protocol it
-    does not know, corruption) it reports nothing and the weights-only load refuses or fails on its own.
-    """
-    try:
-        return torch.serialization.get_unsafe_globals_in_checkpoint(src)
-    except Exception:
-        return []
-
-
-def _load_failure(exc: Exception) -> str:
-    """The reason inside a failed weights-only load, without torch's advice to retry unsafely."""
-    text = str(exc)
-    named = re.search(r"GLOBAL ([\w.]+)", text)
-    if named:
-        return f"the pickle names {named.group(1)}, which is refused; nothing from the file was run"
-    refused = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n\n|$)", text, re.DOTALL)
-    if refused:
-        return (
-            f"its pickle holds more than tensors and plain containers ({refused.group(1)}); "
-            "nothing from the file was run"
-        )
-    return _describe(exc)
-
-
-def _describe(exc: Exception) -> str:
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {first_line}"
 
 
 def edge_denoiser_weights(

@@ -1,5 +1,6 @@
 """Denoisers and their shared layers (pure ``nn.Module``s, below the training loop in the import graph)."""
 
+from a2a.models.dsg import DSGDenoiser
 from a2a.models.edge import EdgeDenoiser
 
-__all__ = ["EdgeDenoiser"]
+__all__ = ["DSGDenoiser", "EdgeDenoiser"]

@@ -1,0 +1,46 @@
+"""Reading torch files written by other projects (released EDGE/DSG weights) without running their code.
+
+The files go through torch's weights-only unpickler, which builds tensors, storages and plain containers
+only (plus classes a caller admits through ``torch.serialization.safe_globals``). Before that, a static
+scan of the pickle names every other global it refers to, so a refusal can say what the file asked for.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+
+
+def unsafe_globals(src: Path) -> list[str]:
+    """Globals in the pickle outside the weights-only allow-list (admitted classes included), by static scan.
+
+    The scan only serves a clear message: when it cannot parse the file (TorchScript, a pickle protocol it
+    does not know, corruption) it reports nothing and the weights-only load refuses or fails on its own.
+    """
+    try:
+        return torch.serialization.get_unsafe_globals_in_checkpoint(src)
+    except Exception:
+        return []
+
+
+def load_failure(exc: Exception) -> str:
+    """The reason inside a failed weights-only load, without torch's advice to retry unsafely."""
+    text = str(exc)
+    named = re.search(r"GLOBAL ([\w.]+)", text)
+    if named:
+        return f"the pickle names {named.group(1)}, which is refused; nothing from the file was run"
+    refused = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n\n|$)", text, re.DOTALL)
+    if refused:
+        return (
+            f"its pickle holds more than tensors and plain containers ({refused.group(1)}); "
+            "nothing from the file was run"
+        )
+    return describe(exc)
+
+
+def describe(exc: Exception) -> str:
+    """``ExceptionType: first line of its message``."""
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {first_line}"
