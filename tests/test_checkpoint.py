@@ -36,16 +36,21 @@ def _wave(seconds: float, slow: float, carrier: float = 440.0) -> np.ndarray:
 
 def test_format_1_checkpoint_generates_exactly_as_before():
     """tests/fixtures/edge_tiny_format1.ckpt and its outputs were written by the code before the
-    model-family contract (format 1); after migration it must give the same motion."""
+    model-family contract (format 1); after migration one window gives the same motion, and several
+    windows too with a2a 0.1's long form (the default is now EDGE's seamless one)."""
     expected = np.load(FIXTURES / "edge_tiny_format1_outputs.npz")
     gen = a2a.load(FORMAT1)
     assert gen.info["format"] == FORMAT
     single = gen.generate(_wave(1.8, 3), sr=SR, seed=7)  # shorter than one 2-s window
     np.testing.assert_allclose(single.poses, expected["single_poses"], atol=1e-5, rtol=0)
     np.testing.assert_allclose(single.trans, expected["single_trans"], atol=1e-5, rtol=0)
-    long = gen.generate(_wave(5.3, 2, carrier=330.0), sr=SR, seed=7)  # four overlapping windows
+    wave = _wave(5.3, 2, carrier=330.0)  # four overlapping windows
+    old_form = {"_target_": "a2a.diffusion.OverlapStitch", "constrain_final": True}
+    long = gen.generate(wave, sr=SR, seed=7, longform=old_form)
     np.testing.assert_allclose(long.poses, expected["long_poses"], atol=1e-5, rtol=0)
     np.testing.assert_allclose(long.trans, expected["long_trans"], atol=1e-5, rtol=0)
+    seamless = gen.generate(wave, sr=SR, seed=7)
+    assert np.abs(seamless.trans - expected["long_trans"]).max() > 1e-3
 
 
 def test_format_1_is_migrated_in_memory():
@@ -56,7 +61,10 @@ def test_format_1_is_migrated_in_memory():
     assert ckpt["a2a"]["format"] == FORMAT and ckpt["a2a"]["migrated_from"] == 1
     assert hp["cond_drop"] == {"audio": raw["hyper_parameters"]["cond_drop_prob"]}
     assert hp["loss"]["_target_"] == "a2a.losses.EdgeMotionLoss" and hp["conditions"] == ["audio"]
-    assert hp["longform"]["_target_"] == "a2a.diffusion.OverlapStitch"
+    assert (
+        hp["longform"]["_target_"] == "a2a.diffusion.OverlapStitch" and not hp["longform"]["constrain_final"]
+    )
+    assert hp["features"]["windowing"] == "per_song"
     assert ckpt["a2a"]["normalizer"]["kind"] == "minmax"
 
 

@@ -234,7 +234,8 @@ def test_stored_configs_match_the_repository_configs(converted35):
     for key in ("guidance_weight", "ema_decay", "ema_warmup"):
         assert hp[key] == model[key], key
     assert hp["sampler"] == OmegaConf.to_container(cfg.sampler, resolve=True)
-    assert hp["features"] == OmegaConf.to_container(cfg.features, resolve=True)
+    # EDGE extracted every 5-s slice's audio on its own; the repository's default is once per song
+    assert hp["features"] == {**OmegaConf.to_container(cfg.features, resolve=True), "windowing": "per_slice"}
     edge_defaults = OmegaConf.to_container(model.denoiser, resolve=True)
     for key in ("num_heads", "dropout", "use_rotary", "nfeats"):
         assert hp["denoiser"][key] == edge_defaults[key], key

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from a2a.audio.decode import load_audio
-from a2a.audio.features import file_params
+from a2a.audio.features import check_windowing, extract_slices, file_params
 from a2a.checkpoint import build, denoiser_weights, read_checkpoint
 from a2a.data.naming import tempo_from_name
 from a2a.diffusion import LongFormStrategy
@@ -70,6 +70,7 @@ class Generator:
         self.features = features
         self.sampler = sampler
         self.longform = longform
+        self.windowing = check_windowing(str(info.get("windowing", "per_song")))
         self.sampler_config = sampler_config
         self.guidance_weight = guidance_weight
         self.fps = float(fps)
@@ -80,17 +81,27 @@ class Generator:
     # --- audio → features -----------------------------------------------------------------------
 
     def audio_features(
-        self, audio: AudioInput, sr: int | None = None, timings: dict | None = None
-    ) -> np.ndarray:
-        """Decode ``audio`` and extract features ``[N, F]`` at the model's fps (N = whole frames)."""
+        self,
+        audio: AudioInput,
+        sr: int | None = None,
+        timings: dict | None = None,
+        *,
+        longform: dict | None = None,
+    ) -> tuple[np.ndarray, int]:
+        """Decode ``audio`` and extract its features at the model's fps, as the model was trained:
+
+        ``(features, frames)`` with ``frames`` the whole frames of the audio and ``features`` ``[frames, F]``
+        for ``per_song`` windowing, or ``[n, window, F]`` for ``per_slice`` (each window's audio extracted
+        on its own, EDGE's way; the windows are the long-form strategy's, ``longform`` replacing it).
+        """
         if self.features is None:
-            # e.g. converted EDGE Jukebox weights: the checkpoint names features a2a cannot compute.
+            # e.g. converted EDGE Jukebox weights without the Jukebox weights configured.
             dim = self.info["feature_dim"]
             name = self.info.get("features_name") or f"{dim}-d"
             raise A2AError(
-                f"{self.info['path']}: this model's audio features ({name}) are not available in a2a, so it "
-                f"cannot generate from audio; compute them elsewhere and pass them as an array [N, {dim}] "
-                f"at {self.fps:g} fps to Generator.generate_features(features)"
+                f"{self.info['path']}: this model's audio features ({name}) are not available, so it "
+                f"cannot generate from audio; compute them elsewhere and pass them to "
+                f"Generator.generate_features(features) ([N, {dim}] at {self.fps:g} fps, or per window)"
             )
         start = time.perf_counter()
         wave, rate = load_audio(audio, source_sr=sr)
@@ -102,11 +113,19 @@ class Generator:
             )
         # A file named like AIST++ music carries its tempo (EDGE's beat-tracking prior).
         tempo = tempo_from_name(Path(audio).name) if isinstance(audio, str | os.PathLike) else None
-        feats = self.features(wave, rate, num_frames=frames, **file_params(self.features, start_bpm=tempo))
+        params = file_params(self.features, start_bpm=tempo)
+        if self.windowing == "per_slice":
+            starts = self._strategy(longform).window_starts(frames, self.window)
+            feats = extract_slices(self.features, wave, rate, starts, self.window, **params)
+        else:
+            feats = self.features(wave, rate, num_frames=frames, **params)
         if timings is not None:
             timings["decode"] = decoded - start
             timings["features"] = time.perf_counter() - decoded
-        return feats
+        return feats, frames
+
+    def _strategy(self, longform: dict | None) -> LongFormStrategy:
+        return self.longform if longform is None else build(longform, "longform", "longform")
 
     # --- sampling -------------------------------------------------------------------------------
 
@@ -132,21 +151,41 @@ class Generator:
         guidance: float | dict[str, float] | None = None,
         samples: int = 1,
         longform: dict | None = None,
+        frames: int | None = None,
         progress: bool = False,
     ) -> list[Motion]:
-        """Motions for features ``[N, F]``: ``samples`` independent draws of N frames each.
+        """Motions for features ``[N, F]`` (per frame) or ``[n, window, F]`` (per window of the long-form
+        strategy, e.g. EDGE's per-slice features; then ``frames`` = N is required): ``samples``
+        independent draws of N frames each.
 
         ``longform`` (a ``_target_`` config) replaces the checkpoint's long-form strategy.
         """
         feats = torch.as_tensor(np.asarray(features, dtype=np.float32))
-        if feats.ndim != 2 or feats.shape[1] != int(self.info["feature_dim"]):
-            raise A2AError(f"features must be [N, {self.info['feature_dim']}], got {tuple(feats.shape)}")
+        dim = int(self.info["feature_dim"])
+        strategy = self._strategy(longform)
+        if feats.ndim == 2 and feats.shape[1] == dim:
+            if frames is not None and frames != feats.shape[0]:
+                raise A2AError(f"frames={frames} but the features have {feats.shape[0]} frames")
+            frames = feats.shape[0]
+            frame_cond, window_cond = {AUDIO: feats}, {}
+        elif feats.ndim == 3 and feats.shape[1:] == (self.window, dim):
+            if frames is None:
+                raise A2AError("per-window features [n, window, F] need frames=N (the motion's length)")
+            expected = len(strategy.window_starts(int(frames), self.window))
+            if feats.shape[0] != expected:
+                raise A2AError(
+                    f"features hold {feats.shape[0]} windows, but {frames} frames take {expected} windows "
+                    f"of {self.window} frames with {strategy!r}"
+                )
+            frame_cond, window_cond = {}, {AUDIO: feats}
+        else:
+            raise A2AError(
+                f"features must be [N, {dim}] or [n, {self.window}, {dim}], got {tuple(feats.shape)}"
+            )
         if samples < 1:
             raise A2AError(f"samples must be >= 1, got {samples}")
-        frames = feats.shape[0]
         weight = self.guidance_weight if guidance is None else guidance
         inner = self._sampler(sampler, steps, eta)
-        strategy = self.longform if longform is None else build(longform, "longform", "longform")
         generator = torch.Generator(device="cpu")
         if seed is None:
             generator.seed()
@@ -160,8 +199,9 @@ class Generator:
                 frames=frames,
                 window=self.window,
                 dim=self.representation.dim,
-                frame_cond={AUDIO: feats},
+                frame_cond=frame_cond,
                 static_cond={},
+                window_cond=window_cond,
                 schedule=self.schedule,
                 guidance=weight,
                 generator=generator,
@@ -187,6 +227,7 @@ class Generator:
         guidance: float | dict[str, float] | None = None,
         samples: int = 1,
         reduce: str = "mean",
+        longform: dict | None = None,
         style: Any = None,
         timings: dict | None = None,
         progress: bool = False,
@@ -202,6 +243,7 @@ class Generator:
                 (normalised quaternion mean) and translations; ``medoid`` keeps the draw with the least
                 summed joint-position distance to the others. The subnet-25 validator rewards closeness
                 to one reference, so a consensus motion lowers the expected error.
+            longform: a ``_target_`` config replacing the checkpoint's long-form strategy.
             style: reserved for style-conditioned models; EDGE has no style input (must be ``None``).
             timings: optional dict that receives seconds for decode, features, sampling.
         """
@@ -209,16 +251,18 @@ class Generator:
             raise A2AError(f"this {self.info.get('model', 'model')} checkpoint takes no style input")
         if reduce not in REDUCTIONS:
             raise A2AError(f"reduce must be one of {', '.join(REDUCTIONS)}, got {reduce!r}")
-        feats = self.audio_features(audio, sr, timings)
+        feats, frames = self.audio_features(audio, sr, timings, longform=longform)
         start = time.perf_counter()
         motions = self.generate_features(
             feats,
+            frames=frames,
             seed=seed,
             sampler=sampler,
             steps=steps,
             eta=eta,
             guidance=guidance,
             samples=samples,
+            longform=longform,
             progress=progress,
         )
         motion = motions[0] if samples == 1 else combine_motions(motions, reduce)
@@ -300,6 +344,7 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generat
         "feature_dim": int(features_cfg["dim"]),
         "features": None if extractor_cfg is None else extractor_cfg.get("_target_"),
         "features_name": features_cfg.get("name"),
+        "windowing": features_cfg.get("windowing", "per_song"),
         "epoch": ckpt.get("epoch"),
         "global_step": ckpt.get("global_step"),
     }

@@ -68,6 +68,16 @@ class AudioFeatureExtractor(ABC):
     ) -> np.ndarray:
         """Features of a waveform ``[n]`` at rate ``sr`` → ``[T, dim]`` float32."""
 
+    def slices(self, pieces: list[np.ndarray], sr: int, num_frames: int, **params: Any) -> np.ndarray:
+        """Features of each audio slice on its own → ``[n, num_frames, dim]`` (EDGE's per-slice way).
+
+        Extractors that can batch slices (a large network on a GPU) override this.
+        """
+        out = np.empty((len(pieces), num_frames, self.dim), dtype=np.float32)
+        for k, piece in enumerate(pieces):
+            out[k] = self(piece, sr, num_frames=num_frames, **params)
+        return out
+
     def for_file(
         self,
         source: AudioSource,
@@ -79,6 +89,53 @@ class AudioFeatureExtractor(ABC):
         """Decode ``source`` (path or bytes) and extract ``[T, dim]``."""
         wave, sr = load_audio(source, max_seconds=max_seconds)
         return self(wave, sr, num_frames=num_frames, **params)
+
+
+WINDOWINGS = ("per_song", "per_slice")
+
+
+def check_windowing(windowing: str) -> str:
+    """``per_song`` (extract once, cut windows) or ``per_slice`` (extract each window's audio on its own)."""
+    if windowing not in WINDOWINGS:
+        raise A2AError(f"features.windowing must be one of {', '.join(WINDOWINGS)}, got {windowing!r}")
+    return windowing
+
+
+def audio_slices(wave: np.ndarray, sr: int, starts: list[int], frames: int, fps: float) -> list[np.ndarray]:
+    """The audio of motion windows: ``frames`` frames from each start frame, as ``[samples]`` pieces.
+
+    Window k spans samples ``round(start_k·sr/fps)`` to that plus ``round(frames·sr/fps)`` (EDGE's
+    ``slice_audio``: ``int(window_s·sr)`` samples every ``int(stride_s·sr)``; the same numbers whenever
+    the stride is a whole number of samples). A window that runs past the end of the audio gets what
+    is left (an empty piece when it starts after the end); extractors pad to ``frames``.
+    """
+    length = round(frames * sr / fps)
+    pieces = []
+    for start in starts:
+        first = round(start * sr / fps)
+        pieces.append(wave[first : first + length])
+    return pieces
+
+
+def extract_slices(
+    extractor: AudioFeatureExtractor,
+    wave: np.ndarray,
+    sr: int,
+    starts: list[int],
+    frames: int,
+    **params: Any,
+) -> np.ndarray:
+    """Per-slice features of motion windows (see :func:`audio_slices`) → ``[n, frames, dim]``.
+
+    Slices shorter than one analysis frame (the tail of the audio) are zero-padded to a tenth of a
+    second first, so every window gets features (repeated last frame beyond the audio).
+    """
+    minimum = max(1, sr // 10)
+    pieces = [
+        piece if piece.size >= minimum else np.pad(piece, (0, minimum - piece.size))
+        for piece in audio_slices(wave, sr, starts, frames, extractor.fps)
+    ]
+    return extractor.slices(pieces, sr, frames, **params)
 
 
 def file_params(extractor: AudioFeatureExtractor, **hints: Any) -> dict[str, Any]:
@@ -525,10 +582,13 @@ __all__ = [
     "AudioFeatureExtractor",
     "BaselineFeatures",
     "PretrainedAudioFeatures",
+    "audio_slices",
+    "check_windowing",
     "edge_window_count",
     "estimate_tempo",
     "extract_per_slice",
     "extract_per_song",
+    "extract_slices",
     "file_params",
     "fit_length",
     "frame_count",

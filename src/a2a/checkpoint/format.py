@@ -13,9 +13,10 @@ containers only; no pickled classes):
   ``kind``), ``representation`` (its plain description), ``fps``, ``window``.
 
 History: format 1 (a2a 0.1, EDGE only) had ``cond_drop_prob`` instead of per-key ``cond_drop``, a loss
-without ``_target_``, no ``longform`` and no ``conditions``, and named feature extractors through
-``a2a.audio.build_features``; :func:`migrate` turns it into format 2 in memory, so it generates exactly as
-before.
+without ``_target_``, no ``longform``, no ``conditions``, no feature ``windowing``, and named feature
+extractors through ``a2a.audio.build_features``; :func:`migrate` turns it into format 2 in memory. A single
+window generates exactly as before; longer audio gets EDGE's seamless long form (see ``EDGE_LONGFORM``),
+and converted EDGE weights get EDGE's per-slice features.
 """
 
 from __future__ import annotations
@@ -59,11 +60,14 @@ REQUIRED_HPARAMS = (
     "window",
 )
 
+# a2a 0.1 copied the overlaps on the final x̂0 too, which left a seam at every window boundary; migrated
+# checkpoints get EDGE's long form (one window generates exactly as before; pass
+# longform={..., constrain_final: true} at generation for 0.1's multi-window output).
 EDGE_LONGFORM = {
     "_target_": "a2a.diffusion.OverlapStitch",
     "hop_fraction": 0.5,
     "ramp_guidance": True,
-    "constrain_final": True,
+    "constrain_final": False,
 }
 
 
@@ -154,6 +158,10 @@ def _format_1_to_2(ckpt: dict[str, Any]) -> dict[str, Any]:
         else:
             extractor.update({"_target_": "a2a.audio.PretrainedAudioFeatures", "kind": name})
         hparams["features"] = {**features, "extractor": extractor}
+    if isinstance(hparams.get("features"), dict) and "windowing" not in hparams["features"]:
+        # trained models extracted once per song; EDGE's released weights saw each 5-s slice on its own
+        converted = (ckpt.get("a2a") or {}).get("kind") == "edge-converted"
+        hparams["features"] = {**hparams["features"], "windowing": "per_slice" if converted else "per_song"}
     out["hyper_parameters"] = hparams
     meta = dict(ckpt["a2a"])
     meta["format"] = FORMAT

@@ -233,7 +233,14 @@ def edge_hyper_parameters(denoiser: Mapping[str, Any], feature_dim: int, window:
 
     cfg = compose_config(
         "train",
-        ["model=edge", "sampler=ddim", "features=baseline", f"model.window={int(window)}", "data.source=-"],
+        [
+            "model=edge",
+            "sampler=ddim",
+            "features=baseline",
+            "features.windowing=per_slice",  # EDGE extracts each 5-s slice's audio on its own
+            f"model.window={int(window)}",
+            "data.source=-",
+        ],
     )
     hparams = OmegaConf.to_container(cfg.model, resolve=True)
     assert isinstance(hparams, dict)
@@ -245,7 +252,13 @@ def edge_hyper_parameters(denoiser: Mapping[str, Any], feature_dim: int, window:
             name = "Jukebox layer 66, 4800-d; computing them needs the 5B-parameter Jukebox prior"
         else:
             name = f"{feature_dim}-d features of a custom EDGE training"
-        hparams["features"] = {"dim": feature_dim, "fps": EDGE_FPS, "name": name, "extractor": None}
+        hparams["features"] = {
+            "dim": feature_dim,
+            "fps": EDGE_FPS,
+            "windowing": "per_slice",
+            "name": name,
+            "extractor": None,
+        }
     return hparams
 
 

@@ -28,7 +28,7 @@ import logging
 import os
 import random
 from collections.abc import Iterator, Sized
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,8 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 from tqdm.auto import tqdm
 
 from a2a.audio import FeatureCache, extract_many
-from a2a.audio.features import AudioFeatureExtractor, file_params
+from a2a.audio.decode import load_audio
+from a2a.audio.features import AudioFeatureExtractor, check_windowing, extract_slices, file_params
 from a2a.config import config_source
 from a2a.data.curated import open_source
 from a2a.data.describe import summarize_source
@@ -56,6 +57,17 @@ log = logging.getLogger(__name__)
 _LENGTH_MISMATCH_WARN_S = 1.0
 # The named conditions a dance dataset can put in a batch.
 CONDITIONS = ("audio", "genre")
+
+
+class _Waveform:
+    """A decoded song for per-slice extraction; ``len()`` is its length in motion frames."""
+
+    def __init__(self, wave: np.ndarray, sr: int, fps: float) -> None:
+        self.wave, self.sr = wave, sr
+        self.frames = int(len(wave) / sr * fps)
+
+    def __len__(self) -> int:
+        return self.frames
 
 
 def seed_worker(worker_id: int) -> None:
@@ -115,8 +127,10 @@ class PreparedSplit:
         genres: genre labels ``[S]``.
         motion: encoded (not yet normalised) motions, ``[N_s, D]`` float32 each, cut to the frames the
             windows cover.
-        cond: audio features ``[N_s, F]`` float32 each, same frames as ``motion``.
+        cond: audio features ``[N_s, F]`` float32 each, same frames as ``motion`` (per-song windowing).
         windows: ``(sequence index, first frame)`` per window, in sequence then time order.
+        window_cond: per-slice windowing: each window's audio features ``[window, F]``, extracted from
+            that window's audio alone, in the order of ``windows`` (``cond`` is then empty).
     """
 
     names: list[str]
@@ -124,6 +138,7 @@ class PreparedSplit:
     motion: list[np.ndarray]
     cond: list[np.ndarray]
     windows: list[tuple[int, int]]
+    window_cond: list[np.ndarray] = field(default_factory=list)
 
 
 class WindowDataset(Dataset):
@@ -145,6 +160,7 @@ class WindowDataset(Dataset):
         self.windows = split.windows
         self.motion = [normalizer.normalize(torch.from_numpy(m)).float().contiguous() for m in split.motion]
         self.cond = [torch.from_numpy(c).float().contiguous() for c in split.cond]
+        self.window_cond = [torch.from_numpy(c).float().contiguous() for c in split.window_cond]
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -153,7 +169,7 @@ class WindowDataset(Dataset):
         seq, start = self.windows[index]
         end = start + self.length
         available = {
-            "audio": lambda: self.cond[seq][start:end],
+            "audio": lambda: self.window_cond[index] if self.window_cond else self.cond[seq][start:end],
             "genre": lambda: torch.tensor(self.genre_ids[seq], dtype=torch.long),
         }
         return {
@@ -174,6 +190,9 @@ class MotionDataModule(pl.LightningDataModule):
             :func:`a2a.data.curated.open_source`) or an open source object.
         features: audio feature extractor (``a2a.audio.BaselineFeatures()`` …); its ``fps`` must equal
             ``fps``.
+        feature_windowing: ``per_song`` (extract each song once, cut the windows' frames out: fast) or
+            ``per_slice`` (extract each window's audio on its own, as EDGE trains; the model then generates
+            the same way).
         representation: motion encoder (:class:`~a2a.motion.representation.MotionRepresentation`, EDGE's
             151-d by default); its ``make_normalizer()`` is fitted on the training split.
         conditions: the named conditions in each batch's ``cond`` (``audio``, ``genre``).
@@ -203,6 +222,7 @@ class MotionDataModule(pl.LightningDataModule):
         representation: MotionRepresentation | None = None,
         *,
         conditions: list[str] | tuple[str, ...] = ("audio",),
+        feature_windowing: str = "per_song",
         window_seconds: float = 5.0,
         train_stride: float = 0.5,
         test_stride: float = 2.5,
@@ -242,6 +262,7 @@ class MotionDataModule(pl.LightningDataModule):
                 f"dataset provides {', '.join(CONDITIONS)}"
             )
         self.conditions = tuple(conditions)
+        self.feature_windowing = check_windowing(feature_windowing)
         self._source_arg = source
         self.source_kind = source_kind
         self.source_options = dict(source_options or {})
@@ -422,7 +443,8 @@ class MotionDataModule(pl.LightningDataModule):
         if split in self._prepared:
             return self._prepared[split]
         sequences = self._load_sequences(split)
-        features = self._extract(sequences)
+        per_slice = self.feature_windowing == "per_slice"
+        features = self._audio_frames(sequences) if per_slice else self._extract(sequences)
         length, stride = self.window.frames, self.window.stride_frames(self._role(split))
         prepared = PreparedSplit([], [], [], [], [])
         too_short = 0
@@ -431,7 +453,7 @@ class MotionDataModule(pl.LightningDataModule):
         ):
             if i not in features:
                 continue
-            cond = np.asarray(features[i], dtype=np.float32)
+            cond = features[i]
             frames = min(len(cond), seq.motion.num_frames)
             if abs(len(cond) - seq.motion.num_frames) > _LENGTH_MISMATCH_WARN_S * self.window.fps:
                 log.warning(
@@ -445,6 +467,7 @@ class MotionDataModule(pl.LightningDataModule):
             if not starts:
                 too_short += 1
                 continue
+
             # Contacts look one frame ahead, so encode every frame before dropping the uncovered tail.
             motion = np.asarray(self.representation.encode(seq.motion[:frames]), dtype=np.float32)
             covered = starts[-1] + length
@@ -452,7 +475,11 @@ class MotionDataModule(pl.LightningDataModule):
             prepared.names.append(seq.name)
             prepared.genres.append(seq.genre)
             prepared.motion.append(motion[:covered])
-            prepared.cond.append(cond[:covered])
+            if per_slice:
+                prepared.window_cond.extend(self._slice_features(seq, cond, starts, stride))
+                prepared.cond.append(np.zeros((0, self.feature_dim), dtype=np.float32))
+            else:
+                prepared.cond.append(np.asarray(cond[:covered], dtype=np.float32))
             prepared.windows.extend((index, s) for s in starts)
         if too_short:
             log.info(
@@ -465,14 +492,44 @@ class MotionDataModule(pl.LightningDataModule):
         self._prepared[split] = prepared
         return prepared
 
+    def _audio_frames(self, sequences: list[DanceSequence]) -> dict[int, np.ndarray]:
+        """Per-slice windowing: per sequence, the decoded waveform (its length gives the audio's frames;
+        its slices are extracted window by window); unusable audio goes through the bad-item policy."""
+        policy = BadItemPolicy(self.skip_bad, self.bad)
+        out: dict[int, np.ndarray] = {}
+        for i, seq in enumerate(sequences):
+            try:
+                wave, sr = load_audio(seq.audio)
+            except A2AError as exc:
+                policy.handle(seq.name, seq.audio_name, DatasetError(f"unusable audio: {exc}"))
+                continue
+            out[i] = _Waveform(wave, sr, self.window.fps)
+        return out
+
+    def _slice_features(
+        self, seq: DanceSequence, audio: _Waveform, starts: list[int], stride: int
+    ) -> np.ndarray:
+        """``[len(starts), window, F]``: each window's audio extracted on its own (cached per song)."""
+        tempo = tempo_from_name(seq.audio.name) if isinstance(seq.audio, Path) else None
+        params = file_params(self.features, start_bpm=tempo)
+
+        def compute() -> np.ndarray:
+            return extract_slices(self.features, audio.wave, audio.sr, starts, self.window.frames, **params)
+
+        if self.cache is None:
+            return compute()
+        key_params = {**params, "windowing": "per_slice", "starts": [starts[0], stride, len(starts)]}
+        key_params["window"] = self.window.frames
+        return self.cache.get_or_compute(seq.audio, self.features, compute, params=key_params)
+
     def _role(self, split: str) -> str:
         return "train" if split == self.split_map["train"] else "test"
 
     def prepare_data(self) -> None:
         """Fill the feature cache for every split (rank 0 only under DDP); without a cache, do nothing
         here and compute everything in :meth:`setup`."""
-        if self.cache is None:
-            return
+        if self.cache is None or self.feature_windowing == "per_slice":
+            return  # per-slice features are computed (and cached) window by window in setup
         splits = dict.fromkeys(self._split_name(role) for role in ("train", "val", "test"))
         # One extraction over every split: one worker pool, one progress bar.
         self._extract([seq for split in splits if split is not None for seq in self._load_sequences(split)])

@@ -272,11 +272,17 @@ class LongFormStrategy(ABC):
     """How a model family turns audio of any length into one motion: plan the windows, denoise them,
     join them. Stored in the checkpoint (``longform`` config) and swappable at generation time.
 
-    Conditions come in two mappings: ``frame_cond`` holds per-frame tensors ``[N, ...]`` (audio features)
-    that the strategy cuts into windows; ``static_cond`` holds per-sequence tensors ``[...]`` (a style)
-    given to every window. Denoised windows stay in the model's normalised space; :meth:`join` works on
-    whatever per-frame channels the caller hands it (the representation's stitch space).
+    Conditions come in three mappings: ``frame_cond`` holds per-frame tensors ``[N, ...]`` (audio features)
+    that the strategy cuts into windows; ``window_cond`` holds tensors already cut into the strategy's
+    windows ``[n, window, ...]`` (features extracted per window's audio, EDGE's per-slice way; window k
+    starts at frame ``window_starts(N, window)[k]``); ``static_cond`` holds per-sequence tensors ``[...]``
+    (a style) given to every window. Denoised windows stay in the model's normalised space; :meth:`join`
+    works on whatever per-frame channels the caller hands it (the representation's stitch space).
     """
+
+    @abstractmethod
+    def window_starts(self, frames: int, window: int) -> list[int]:
+        """The first frame of each window the strategy denoises for a sequence of ``frames`` frames."""
 
     @abstractmethod
     def sample(
@@ -294,6 +300,7 @@ class LongFormStrategy(ABC):
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
         progress: bool = False,
+        window_cond: Mapping[str, Tensor] | None = None,
     ) -> Tensor:
         """Denoised windows ``[n, window, dim]`` covering ``frames`` frames."""
 
@@ -304,11 +311,24 @@ class LongFormStrategy(ABC):
 
 
 def window_conditions(
-    frame_cond: Mapping[str, Tensor], static_cond: Mapping[str, Tensor], plan: WindowPlan
+    frame_cond: Mapping[str, Tensor],
+    static_cond: Mapping[str, Tensor],
+    plan: WindowPlan,
+    window_cond: Mapping[str, Tensor] | None = None,
 ) -> dict[str, Tensor]:
     """Per-window conditions: per-frame tensors cut by ``plan`` (last frame repeated into the padding),
-    per-sequence tensors repeated for every window."""
+    per-window tensors as given (``[len(plan), window, ...]``), per-sequence tensors repeated for every
+    window."""
     cond = {key: slice_windows(value, plan) for key, value in frame_cond.items()}
+    for key, value in (window_cond or {}).items():
+        if key in cond:
+            raise A2AError(f"condition {key!r} is given both per frame and per window")
+        if value.dim() < 2 or tuple(value.shape[:2]) != (len(plan), plan.window):
+            raise A2AError(
+                f"per-window condition {key!r} has shape {tuple(value.shape)}; the plan has {len(plan)} "
+                f"windows of {plan.window} frames"
+            )
+        cond[key] = value
     for key, value in static_cond.items():
         if key in cond:
             raise A2AError(f"condition {key!r} is given both per frame and per sequence")
@@ -345,6 +365,9 @@ class OverlapStitch(LongFormStrategy):
     def plan(self, frames: int, window: int) -> WindowPlan:
         return plan_windows(frames, window, self.hop(window))
 
+    def window_starts(self, frames: int, window: int) -> list[int]:
+        return [start for start, _ in self.plan(frames, window)]
+
     def sample(
         self,
         sampler: Sampler,
@@ -360,12 +383,12 @@ class OverlapStitch(LongFormStrategy):
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
         progress: bool = False,
+        window_cond: Mapping[str, Tensor] | None = None,
     ) -> Tensor:
         plan = self.plan(frames, window)
-        cond = {
-            k: v.to(device) if device is not None else v
-            for k, v in window_conditions(frame_cond, static_cond, plan).items()
-        }
+        cond = window_conditions(frame_cond, static_cond, plan, window_cond)
+        if device is not None:
+            cond = {key: value.to(device) for key, value in cond.items()}
         if guidance is None:
             guide = None
         elif len(plan) > 1 and self.ramp_guidance:
