@@ -141,6 +141,9 @@ class WindowDataset(Dataset):
 class MotionDataModule(pl.LightningDataModule):
     """Windows of (motion, audio features) from AIST++, a curated folder or a Hugging Face dataset.
 
+    Subclasses for other kinds of data (:class:`a2a.data.gesture.GestureDataModule`) change
+    :attr:`CONDITIONS`, :meth:`_labels`, :meth:`_fit_normalizer` and :meth:`_window_dataset`.
+
     Args:
         source: a dataset path (AIST++ layout, curated folder or saved HF dataset; see
             :func:`a2a.data.curated.open_source`) or an open source object.
@@ -164,6 +167,10 @@ class MotionDataModule(pl.LightningDataModule):
         drop_last: drop the last incomplete training batch.
         progress: show progress bars.
     """
+
+    # The named conditions this kind of data can put in a batch, and how messages call it.
+    CONDITIONS: tuple[str, ...] = CONDITIONS
+    KIND = "dance"
 
     def __init__(
         self,
@@ -203,11 +210,11 @@ class MotionDataModule(pl.LightningDataModule):
                 f"batch_size ({batch_size}) and feature_workers ({feature_workers}) must be ≥ 1, "
                 f"num_workers ({num_workers}) ≥ 0"
             )
-        unknown = [key for key in conditions if key not in CONDITIONS]
+        unknown = [key for key in conditions if key not in self.CONDITIONS]
         if unknown or not conditions:
             raise DatasetError(
-                f"{config_source('data')}: data.conditions names {', '.join(unknown) or 'nothing'}; a dance "
-                f"dataset provides {', '.join(CONDITIONS)}"
+                f"{config_source('data')}: data.conditions names {', '.join(unknown) or 'nothing'}; a "
+                f"{self.KIND} dataset provides {', '.join(self.CONDITIONS)}"
             )
         self.conditions = tuple(conditions)
         self._source_arg = source
@@ -234,7 +241,7 @@ class MotionDataModule(pl.LightningDataModule):
         self._prepared: dict[str, PreparedSplit] = {}
         self._song_features: dict[Path | bytes, np.ndarray] = {}
         self._song_errors: dict[Path | bytes, str] = {}
-        self._datasets: dict[str, WindowDataset] = {}
+        self._datasets: dict[str, Dataset] = {}
 
     # --- sizes and description ----------------------------------------------------------------------
 
@@ -448,34 +455,47 @@ class MotionDataModule(pl.LightningDataModule):
             )
         if self.normalizer is None:
             assert train is not None
-            # Statistics over the frames the windows cover equal EDGE's fit over all (overlapping) windows.
-            normalizer = self.representation.make_normalizer()
-            for motion in train.motion:
-                normalizer.partial_fit(motion)
-            self.normalizer = normalizer
+            self.normalizer = self._fit_normalizer(train)
         if train is not None and not self.genres:
-            self.genres = sorted(set(train.genres) - {""})
-            if "genre" in self.conditions and not self.genres:
-                raise DatasetError(
-                    f"{self.source.root}: data.conditions includes genre, but the training split has no "
-                    "genre labels (AIST++ names carry them; curated data needs a genre column)"
-                )
+            self.genres = self._labels(train)
         for role in roles:
             split = self._split_name(role)
             if split is None or role in self._datasets:
                 continue
-            prepared = self._prepare_split(split)
-            self._datasets[role] = WindowDataset(
-                prepared,
-                self.normalizer,
-                self.window.frames,
-                {g: i for i, g in enumerate(self.genres)},
-                self.conditions,
+            self._datasets[role] = self._window_dataset(self._prepare_split(split))
+
+    def _fit_normalizer(self, train: PreparedSplit) -> Normalizer:
+        """The representation's normaliser fitted on the training split.
+
+        Statistics over the frames the windows cover equal EDGE's fit over all (overlapping) windows."""
+        normalizer = self.representation.make_normalizer()
+        for motion in train.motion:
+            normalizer.partial_fit(motion)
+        return normalizer
+
+    def _labels(self, train: PreparedSplit) -> list[str]:
+        """The genre vocabulary (index = ``genre_id``): the training split's labels, sorted."""
+        genres = sorted(set(train.genres) - {""})
+        if "genre" in self.conditions and not genres:
+            raise DatasetError(
+                f"{self.source.root}: data.conditions includes genre, but the training split has no "
+                "genre labels (AIST++ names carry them; curated data needs a genre column)"
             )
+        return genres
+
+    def _window_dataset(self, prepared: PreparedSplit) -> Dataset:
+        """The window dataset of one prepared split (an empty split gives an empty dataset)."""
+        return WindowDataset(
+            prepared,
+            self._fitted_normalizer(),
+            self.window.frames,
+            {g: i for i, g in enumerate(self.genres)},
+            self.conditions,
+        )
 
     # --- loaders ------------------------------------------------------------------------------------
 
-    def dataset(self, role: str) -> WindowDataset:
+    def dataset(self, role: str) -> Dataset:
         """The window dataset of ``role`` (``train``, ``val`` or ``test``) after :meth:`setup`."""
         if role not in self._datasets:
             raise DatasetError(f"no {role!r} windows: call setup() for a stage that builds them first")
@@ -484,9 +504,7 @@ class MotionDataModule(pl.LightningDataModule):
     def _loader(self, role: str, shuffle: bool) -> DataLoader:
         dataset = self._datasets.get(role)
         if dataset is None:
-            dataset = WindowDataset(
-                PreparedSplit([], [], [], [], []), self._fitted_normalizer(), self.window.frames, {}
-            )
+            dataset = self._window_dataset(PreparedSplit([], [], [], [], []))
         generator = torch.Generator().manual_seed(self.seed)
         return DataLoader(
             dataset,
