@@ -1,7 +1,9 @@
-"""What a dataset holds: sequences, hours, windows and genres per split, plus what was left out.
+"""What a dataset holds: sequences, hours, windows and genres (dance) or styles (gesture) per split,
+plus what was left out.
 
 ``describe_dataset(path)`` reads motions only (no audio decoding), so it is quick even on AIST++;
-``format_description`` turns its dict into the table ``a2a data describe PATH`` prints.
+``format_description`` turns its dict into the table ``a2a data describe PATH`` prints. Gesture data
+(the ZEGGS layout) is counted in DSG's windows (4.4 s every 0.5 s at 20 fps) unless a window is given.
 """
 
 from __future__ import annotations
@@ -10,13 +12,20 @@ import os
 from collections import Counter
 from typing import Any
 
-from a2a.data.curated import open_source
+from a2a.data.curated import detect_kind, open_source
 from a2a.data.windows import DanceSequence, DanceSource, WindowSpec, window_starts
+from a2a.data.zeggs import GESTURE_FPS, ZeggsFolder
+
+# DSG's windows: 88 frames every 10 at 20 fps (a2a.data.gesture has the same numbers).
+GESTURE_WINDOW = WindowSpec(seconds=4.4, train_stride=0.5, test_stride=0.5, fps=GESTURE_FPS)
 
 
-def summarize_sequences(sequences: list[DanceSequence], window: WindowSpec, split: str) -> dict[str, Any]:
+def summarize_sequences(
+    sequences: list[DanceSequence], window: WindowSpec, split: str, labels: str = "genres"
+) -> dict[str, Any]:
     """Counts for one split: ``sequences``, ``seconds``, ``hours``, ``windows`` (at the split's stride),
-    ``shorter_than_window`` and ``genres`` (label → sequences, ``""`` shown as ``unknown``)."""
+    ``shorter_than_window`` and ``labels`` (``genres`` or ``styles``: label → sequences, ``""`` shown as
+    ``unknown``)."""
     seconds = float(sum(s.duration for s in sequences))
     length, stride = window.frames, window.stride_frames(split)
     windows = sum(len(window_starts(s.motion.num_frames, length, stride)) for s in sequences)
@@ -27,21 +36,24 @@ def summarize_sequences(sequences: list[DanceSequence], window: WindowSpec, spli
         "hours": round(seconds / 3600.0, 4),
         "windows": windows,
         "shorter_than_window": sum(1 for s in sequences if s.motion.num_frames < length),
-        "genres": dict(sorted(genres.items())),
+        labels: dict(sorted(genres.items())),
     }
 
 
 def summarize_source(source: DanceSource, window: WindowSpec | None = None, progress: bool = False) -> dict:
     """:func:`describe_dataset` for an open source."""
-    window = window or WindowSpec()
+    gesture = isinstance(source, ZeggsFolder)
+    window = window or (GESTURE_WINDOW if gesture else WindowSpec())
+    labels = "styles" if gesture else "genres"
     splits = {
-        split: summarize_sequences(source.sequences(split, progress), window, split)
+        split: summarize_sequences(source.sequences(split, progress), window, split, labels)
         for split in source.split_names()
     }
     total_seconds = sum(s["seconds"] for s in splits.values())
     return {
         "path": str(source.root),
         "kind": type(source).__name__,
+        "labels": labels,
         "fps": window.fps,
         "window": {
             "seconds": window.seconds,
@@ -57,6 +69,7 @@ def summarize_source(source: DanceSource, window: WindowSpec | None = None, prog
         },
         "ignored": len(source.ignored),
         "ignored_names": list(source.ignored),
+        "skipped": list(getattr(source, "skipped", [])),
         "bad": [{"name": b.name, "path": b.path, "reason": b.reason} for b in source.bad],
     }
 
@@ -69,10 +82,12 @@ def describe_dataset(
     progress: bool = False,
     **source_options: Any,
 ) -> dict[str, Any]:
-    """Counts, hours and genres per split of the dataset at ``path`` (AIST++ layout, curated folder or
-    Hugging Face dataset; see :func:`a2a.data.curated.open_source`). Unusable items are listed under
-    ``bad`` instead of raising."""
-    window = window or WindowSpec()
+    """Counts, hours and genres (styles) per split of the dataset at ``path`` (AIST++ layout, curated
+    folder, Hugging Face dataset or ZEGGS gesture takes; see :func:`a2a.data.curated.open_source`).
+    Unusable items are listed under ``bad`` instead of raising."""
+    if kind == "auto":
+        kind = detect_kind(path)
+    window = window or (GESTURE_WINDOW if kind == "zeggs" else WindowSpec())
     source_options.setdefault("skip_bad", True)
     source = open_source(path, kind=kind, fps=window.fps, **source_options)
     return summarize_source(source, window, progress)
@@ -86,10 +101,10 @@ def format_description(description: dict[str, Any]) -> str:
         f"windows of {window['seconds']:g} s, stride {window['train_stride']:g} s train / "
         f"{window['test_stride']:g} s otherwise)",
         "",
-        f"{'split':<8}{'sequences':>10}{'hours':>10}{'windows':>10}  genres",
+        f"{'split':<8}{'sequences':>10}{'hours':>10}{'windows':>10}  {description['labels']}",
     ]
     for split, info in description["splits"].items():
-        genres = ", ".join(f"{g} {n}" for g, n in info["genres"].items()) or "-"
+        genres = ", ".join(f"{g} {n}" for g, n in info[description["labels"]].items()) or "-"
         lines.append(
             f"{split:<8}{info['sequences']:>10}{info['hours']:>10.3f}{info['windows']:>10}  {genres}"
         )
@@ -101,6 +116,8 @@ def format_description(description: dict[str, Any]) -> str:
     lines.append(f"{'total':<8}{total['sequences']:>10}{total['hours']:>10.3f}")
     if description["ignored"]:
         lines.append(f"\nignore list: {description['ignored']} sequence(s) dropped")
+    if description["skipped"]:
+        lines.append(f"\nother styles: {len(description['skipped'])} take(s) skipped")
     if description["bad"]:
         lines.append(f"\n{len(description['bad'])} bad item(s) left out:")
         lines.extend(f"  {b['name']} ({b['path']}): {b['reason']}" for b in description["bad"])
