@@ -233,8 +233,10 @@ class ZeggsFolder:
             for path, name in tqdm(entries, desc=f"ZEGGS {split}", disable=not progress, unit="take"):
                 try:
                     out.append(self._load(path, name, split))
-                except A2AError as exc:
+                except DatasetError as exc:
                     policy.handle(name.name, path, exc)
+                except A2AError as exc:  # its message already names the file
+                    policy.handle(name.name, path, DatasetError(str(exc)))
             self._loaded[split] = out
         return list(self._loaded[split])
 
