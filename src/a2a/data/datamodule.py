@@ -23,11 +23,9 @@ its true contact instead of always "in contact".
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +46,7 @@ from a2a.data.windows import BadItem, BadItemPolicy, DanceSequence, DanceSource,
 from a2a.errors import A2AError, DatasetError
 from a2a.motion.normalizer import Normalizer, normalizer_from_state_dict
 from a2a.motion.representation import EdgeRepresentation, MotionRepresentation
+from a2a.threads import single_threaded_torch
 
 log = logging.getLogger(__name__)
 
@@ -63,19 +62,6 @@ def seed_worker(worker_id: int) -> None:
     worker_seed = torch.initial_seed() % 2**32
     np.random.seed(worker_seed)
     random.seed(worker_seed)
-
-
-@contextlib.contextmanager
-def _single_threaded_torch() -> Iterator[None]:
-    """Run torch on one intra-op thread: preprocessing works on small per-sequence tensors, where extra
-    threads only add synchronisation (on a busy 2-core machine a 225 × 151 min() took 50 ms instead of
-    0.2 ms)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @dataclass
@@ -439,7 +425,7 @@ class MotionDataModule(pl.LightningDataModule):
         }.get(stage)
         if roles is None:
             raise DatasetError(f"unknown stage {stage!r}")
-        with _single_threaded_torch():
+        with single_threaded_torch():
             self._build(roles)
 
     def _build(self, roles: tuple[str, ...]) -> None:

@@ -50,6 +50,7 @@ from a2a.motion.bvh import write_rig_bvh
 from a2a.motion.motion import Motion
 from a2a.motion.rigs import ZEGGS75
 from a2a.motion.rotations import euler_to_axis_angle
+from a2a.threads import single_threaded_torch
 
 GENERATOR = "a2a.data.synthetic_gesture"
 GENERATOR_VERSION = 1
@@ -187,9 +188,10 @@ def synthesize_gestures(
         for folder in ("train", "valid"):
             (staging / folder).mkdir()
         infos = {}
-        for plan in tqdm(plans, desc="synthetic gestures", unit="take", disable=not progress):
-            rng = np.random.default_rng([seed, plan.index])
-            infos[plan.name] = _write_take(staging / plan.folder, plan, rng, num_frames)
+        with single_threaded_torch():
+            for plan in tqdm(plans, desc="synthetic gestures", unit="take", disable=not progress):
+                rng = np.random.default_rng([seed, plan.index])
+                infos[plan.name] = _write_take(staging / plan.folder, plan, rng, num_frames)
         _write_index(staging, infos, sequences=sequences, seconds=seconds, seed=seed)
         move_into_place(staging, out, replacing, _OWNED_ENTRIES)
     finally:

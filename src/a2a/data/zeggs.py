@@ -33,6 +33,7 @@ from a2a.errors import A2AError, DatasetError
 from a2a.motion.bvh import RIG_UNITS_PER_METRE, bvh_to_motion, read_bvh
 from a2a.motion.rigs import check_rig, rig_by_name
 from a2a.motion.skeleton import Skeleton
+from a2a.threads import single_threaded_torch
 
 log = logging.getLogger(__name__)
 
@@ -230,13 +231,14 @@ class ZeggsFolder:
             policy = BadItemPolicy(self.skip_bad, self.bad)
             out = []
             entries = self._files.get(split, [])
-            for path, name in tqdm(entries, desc=f"ZEGGS {split}", disable=not progress, unit="take"):
-                try:
-                    out.append(self._load(path, name, split))
-                except DatasetError as exc:
-                    policy.handle(name.name, path, exc)
-                except A2AError as exc:  # its message already names the file
-                    policy.handle(name.name, path, DatasetError(str(exc)))
+            with single_threaded_torch():
+                for path, name in tqdm(entries, desc=f"ZEGGS {split}", disable=not progress, unit="take"):
+                    try:
+                        out.append(self._load(path, name, split))
+                    except DatasetError as exc:
+                        policy.handle(name.name, path, exc)
+                    except A2AError as exc:  # its message already names the file
+                        policy.handle(name.name, path, DatasetError(str(exc)))
             self._loaded[split] = out
         return list(self._loaded[split])
 
