@@ -6,7 +6,9 @@ from __future__ import annotations
 import bvhio
 import numpy as np
 import pytest
+from PIL import Image
 
+from a2a.cli import main
 from a2a.errors import BVHError
 from a2a.motion import SMPL24, Motion, Skeleton
 from a2a.motion.bvh import bvh_to_motion, motion_to_bvh, motion_to_rig_bvh, read_bvh, write_rig_bvh
@@ -167,3 +169,18 @@ def test_check_rig_names_the_file_and_the_joints():
         check_rig(tuple(names), tuple(reparented), ZEGGS75, "take.bvh")
     with pytest.raises(BVHError, match="24 joints"):
         check_rig(SMPL24.names, SMPL24.parents, ZEGGS75, "smpl.bvh")
+
+
+def test_cli_exports_and_renders_a_rig_motion(tmp_path, capsys):
+    motion = _zeggs_motion(12, fps=20.0)
+    motion.to_npz(tmp_path / "gesture.npz")
+    assert main(["export", str(tmp_path / "gesture.npz"), str(tmp_path / "gesture.bvh")]) == 0
+    assert "12 frames at 20 fps, 75-joint rig" in capsys.readouterr().out
+    back = bvh_to_motion(read_bvh(tmp_path / "gesture.bvh"))
+    np.testing.assert_allclose(back.joints(), motion.joints(), atol=2e-6)
+    out = tmp_path / "gesture.gif"
+    assert (
+        main(["render", str(tmp_path / "gesture.bvh"), str(out), "--fps", "10", "--max-seconds", "0.3"]) == 0
+    )
+    with Image.open(out) as gif:
+        assert gif.n_frames == 3

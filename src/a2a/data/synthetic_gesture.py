@@ -138,6 +138,8 @@ STYLES: dict[str, GestureStyle] = {
 
 @dataclass(frozen=True)
 class Syllable:
+    """One planned syllable (seconds); ``level`` scales its energy, ``vowel`` indexes the formant table."""
+
     start: float
     peak: float  # energy peak: the nucleus centre
     end: float
@@ -149,6 +151,8 @@ class Syllable:
 
 @dataclass(frozen=True)
 class Stroke:
+    """One beat gesture; ``size`` is the hand lift in radians of joint rotation."""
+
     time: float  # hand speed peak = the stressed syllable's energy peak
     hands: str  # "left", "right" or "both"
     size: float
@@ -322,7 +326,10 @@ def _step(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(x))
 
 
-def _strokes(syllables: list[Syllable], style: GestureStyle, right_handed: bool, rng) -> list[Stroke]:
+def _strokes(
+    syllables: list[Syllable], style: GestureStyle, right_handed: bool, rng: np.random.Generator
+) -> list[Stroke]:
+    """A stroke on every stressed syllable: both hands, or one (mostly the dominant one)."""
     out = []
     for s in syllables:
         if not s.stressed:
@@ -371,7 +378,11 @@ def _speaking(syllables: list[Syllable], t: np.ndarray) -> np.ndarray:
 
 
 def _gesture_motion(
-    syllables: list[Syllable], strokes: list[Stroke], style: GestureStyle, num_frames: int, rng
+    syllables: list[Syllable],
+    strokes: list[Stroke],
+    style: GestureStyle,
+    num_frames: int,
+    rng: np.random.Generator,
 ) -> Motion:
     """The 60 fps motion on the stand-in ZEGGS rig."""
     names = {n: j for j, n in enumerate(ZEGGS75.names)}
