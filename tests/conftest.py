@@ -49,3 +49,13 @@ def tiny_checkpoint(synthetic_root, tmp_path_factory) -> Path:
     from a2a.train import train_tiny
 
     return train_tiny(synthetic_root, tmp_path_factory.mktemp("tiny_run"))
+
+
+@pytest.fixture(scope="session")
+def gesture_root(tmp_path_factory) -> Path:
+    """A small synthetic ZEGGS-layout gesture dataset (2 takes of each DSG style, 6 s) for the session."""
+    from a2a.data.synthetic_gesture import synthesize_gestures
+
+    return synthesize_gestures(
+        tmp_path_factory.mktemp("gestures") / "zeggs", sequences=12, seconds=6.0, seed=0, progress=False
+    )

@@ -11,10 +11,12 @@ from a2a.config import instantiate
 from a2a.errors import A2AError
 from tests.conftest import CONF, compose_train
 
-GROUPS = ("data", "features", "model", "sampler", "trainer", "logger", "experiment")
+GROUPS = ("data", "features", "model", "sampler", "trainer", "logger", "callbacks", "experiment")
 MEMBERS = [(g, p.stem) for g in GROUPS for p in sorted((CONF / g).glob("*.yaml"))]
 NEEDS_MODEL_FILES = {("features", "wavlm"), ("features", "hubert")}
 WRITES_A_CACHE = {("features", "wavlm_tiny")}
+# Gesture data runs at 20 fps: composed with 20-fps features.
+GESTURE_DATA = {"zeggs", "gesture_synthetic", "gesture_tiny"}
 
 
 def test_every_group_has_a_tiny_member():
@@ -27,8 +29,10 @@ def test_every_group_has_a_tiny_member():
 @pytest.mark.parametrize(("group", "name"), MEMBERS, ids=[f"{g}={n}" for g, n in MEMBERS])
 def test_member_composes_and_instantiates(group, name, synthetic_root, tmp_path):
     overrides = [f"{group}={name}", f"output_dir={tmp_path}"]
-    if group != "data" or name != "synthetic":
+    if group != "data" or name not in ("synthetic", "gesture_synthetic"):
         overrides.append(f"data.source={synthetic_root}")
+    if group == "data" and name in GESTURE_DATA:
+        overrides.append("features=baseline20")
     if group == "experiment":
         overrides.append("data.source=" + str(synthetic_root))
     if (group, name) in NEEDS_MODEL_FILES:
@@ -49,7 +53,7 @@ def test_member_composes_and_instantiates(group, name, synthetic_root, tmp_path)
         if node == "features":
             obj = instantiate(cfg.features.extractor)
             assert obj.dim == cfg.features.dim
-        elif node == "data" and name == "synthetic":
+        elif node == "data" and name in ("synthetic", "gesture_synthetic"):
             obj = instantiate(cfg.data)  # path only read at setup time
         else:
             obj = instantiate(cfg[node])

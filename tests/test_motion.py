@@ -193,3 +193,78 @@ def test_motion_constructor_validates():
         Motion(np.zeros((3, 24, 3)), np.zeros((3, 3)), fps=0)
     with pytest.raises(MotionFormatError, match="'trans' has 1 NaN"):
         Motion(np.zeros((3, 24, 3)), np.array([[0, 0, np.nan], [0, 0, 0], [0, 0, 0]]))
+
+
+# --- rigs beyond SMPL-24 -----------------------------------------------------------------------------
+
+
+def _arm_rig() -> Skeleton:
+    """A four-joint chain: root, spine, arm, hand (metres)."""
+    offsets = np.array([[0.0, 0.5, 0.0], [0.0, 0.3, 0.0], [0.25, 0.0, 0.0], [0.2, 0.0, 0.0]])
+    return Skeleton(("root", "spine", "arm", "hand"), (-1, 0, 1, 2), offsets)
+
+
+def _rig_motion(frames: int = 6, fps: float = 20.0) -> Motion:
+    rng = np.random.default_rng(3)
+    return Motion(rng.normal(0, 0.4, (frames, 4, 3)), rng.normal(0, 0.2, (frames, 3)), fps, _arm_rig())
+
+
+def test_motion_keeps_its_rig_through_fk_slicing_and_resampling():
+    motion = _rig_motion(7)
+    # Hand-computed FK for the first frame: root at trans + offset, each joint parent + R_parent · offset.
+    rot = axis_angle_to_matrix(motion.poses[0])
+    root = motion.trans[0] + [0.0, 0.5, 0.0]
+    spine = root + rot[0] @ [0.0, 0.3, 0.0]
+    arm = spine + rot[0] @ rot[1] @ [0.25, 0.0, 0.0]
+    hand = arm + rot[0] @ rot[1] @ rot[2] @ [0.2, 0.0, 0.0]
+    np.testing.assert_allclose(motion.joints()[0], [root, spine, arm, hand], atol=1e-12)
+    assert motion[2:5].skeleton is motion.skeleton and motion[2:5].poses.shape == (3, 4, 3)
+    assert motion.resample(10.0).skeleton is motion.skeleton  # every 2nd frame
+    half = motion.resample(30.0)  # slerp
+    assert half.skeleton is motion.skeleton and half.poses.shape[1] == 4
+    np.testing.assert_allclose(half.joints()[::3], motion.joints()[::2], atol=1e-9)
+
+
+def test_rig_motion_validates_pose_shape_against_its_rig():
+    with pytest.raises(
+        MotionFormatError, match=r"poses must have shape \[N, 4, 3\] or \[N, 12\] for a 4-joint"
+    ):
+        Motion(np.zeros((2, 24, 3)), np.zeros((2, 3)), 20.0, _arm_rig())
+    flat = Motion(np.zeros((2, 12)), np.zeros((2, 3)), 20.0, _arm_rig())
+    assert flat.poses.shape == (2, 4, 3)
+    with pytest.raises(MotionFormatError, match="skeleton must be a Skeleton"):
+        Motion(np.zeros((2, 24, 3)), np.zeros((2, 3)), 20.0, "smpl")
+
+
+def test_npz_carries_the_rig_as_plain_arrays(tmp_path):
+    motion = _rig_motion()
+    path = motion.to_npz(tmp_path / "rig.npz")
+    with np.load(path, allow_pickle=False) as data:
+        assert list(data["joint_names"]) == ["root", "spine", "arm", "hand"]
+        assert data["parents"].tolist() == [-1, 0, 1, 2]
+        np.testing.assert_array_equal(data["offsets"], motion.skeleton.offsets)
+    back = Motion.load(path)
+    assert back.skeleton == motion.skeleton and back.fps == 20.0
+    np.testing.assert_array_equal(back.poses, motion.poses)
+    # SMPL-24 files stay as they were: no rig fields, and they load as SMPL-24.
+    smpl = Motion(np.zeros((2, 24, 3)), np.zeros((2, 3)), 30.0).to_npz(tmp_path / "smpl.npz")
+    with np.load(smpl) as data:
+        assert set(data.files) == {"poses", "trans", "fps"}
+    assert Motion.load(smpl).skeleton is SMPL24
+
+
+def test_npz_with_half_a_rig_is_refused(tmp_path):
+    np.savez(tmp_path / "bad.npz", poses=np.zeros((2, 4, 3)), trans=np.zeros((2, 3)), parents=[-1, 0, 1, 2])
+    with pytest.raises(MotionFormatError, match="has parents but lacks joint_names, offsets of its rig"):
+        Motion.load(tmp_path / "bad.npz")
+
+
+def test_aistpp_pickle_refuses_another_rig(tmp_path):
+    with pytest.raises(MotionFormatError, match="4-joint rig"):
+        _rig_motion().to_aistpp_pkl(tmp_path / "x.pkl")
+
+
+def test_skeleton_equality_compares_names_parents_and_offsets():
+    assert _arm_rig() == _arm_rig() and hash(_arm_rig()) == hash(_arm_rig())
+    assert _arm_rig() != _arm_rig().with_root_offset((0.0, 0.0, 0.0))
+    assert Skeleton(SMPL24.names, SMPL24.parents, SMPL24.offsets.copy()) == SMPL24

@@ -13,7 +13,8 @@ from PIL import Image
 
 from a2a.audio.ffmpeg import find_ffmpeg
 from a2a.errors import A2AError, AudioError, MotionFormatError
-from a2a.motion import Motion
+from a2a.motion import SMPL24, Motion
+from a2a.motion.rigs import ZEGGS75
 from a2a.render import (
     AZIMUTH,
     _gif_delays,
@@ -247,3 +248,19 @@ def test_mp4_pads_odd_panel_sizes_for_yuv420(tmp_path: Path):
         video = _probe(out)["video"]
         assert (int(video["width"]), int(video["height"])) == (102, 76)
     assert out.stat().st_size > 0
+
+
+def test_a_gesture_rig_is_drawn_with_its_own_skeleton():
+    t_pose = Motion(np.zeros((1, 75, 3)), np.array([[0.0, 0.94, 0.0]]), 20.0, ZEGGS75)
+    frame = render_frames(t_pose, size=(320, 240), show_time=False)[0].astype(int)
+    r, g, b = frame[..., 0], frame[..., 1], frame[..., 2]
+    red, blue = (r > 150) & (g < 100) & (b < 100), (b > 150) & (r < 100)
+    # "Left…" joints are red and on the viewer's right, as for SMPL; the arms are out in the T-pose.
+    assert red.sum() > 50 and blue.sum() > 50
+    assert np.nonzero(red)[1].mean() > np.nonzero(blue)[1].mean() + 20
+    lowered = t_pose.poses.copy()
+    lowered[0, ZEGGS75.index("LeftArm"), 2] = -1.4  # left arm down to the side
+    arm_down = render_frames(t_pose.with_poses(lowered, t_pose.trans), size=(320, 240), show_time=False)[0]
+    assert _ink(arm_down).sum() > 0 and not np.array_equal(arm_down, frame.astype(np.uint8))
+    with pytest.raises(A2AError, match="skeleton has 24 joints but motion 0 has 75"):
+        render_frames(t_pose, skeleton=SMPL24, size=SMALL)

@@ -37,6 +37,14 @@ def _cmd_data_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_synth_gesture(args: argparse.Namespace) -> int:
+    from a2a.data.synthetic_gesture import synthesize_gestures
+
+    out = synthesize_gestures(args.out, sequences=args.sequences, seconds=args.seconds, seed=args.seed)
+    print(f"synthetic ZEGGS-layout gesture dataset written to {out}")
+    return 0
+
+
 def _cmd_data_describe(args: argparse.Namespace) -> int:
     from a2a.data.describe import describe_dataset, print_description
     from a2a.data.sanity import SanityBounds
@@ -74,14 +82,19 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _load_any_motion(path: Path):
-    """A Motion from .pkl/.npz, or from a BVH (SMPL or subnet-library rig, fitted from joint positions)."""
+    """A Motion from .pkl/.npz, or from a BVH: the ZEGGS rig as it is, SMPL or the subnet-library rig
+    fitted to SMPL-24 from joint positions."""
     from a2a.motion import Motion
 
     if path.suffix.lower() == ".bvh":
         from a2a.data.curated import bvh_to_smpl
-        from a2a.motion.bvh import read_bvh
+        from a2a.data.zeggs import snap_fps
+        from a2a.motion.bvh import bvh_to_motion, read_bvh
+        from a2a.motion.rigs import ZEGGS75
 
         bvh = read_bvh(path)
+        if bvh.names == ZEGGS75.names:
+            return bvh_to_motion(bvh, fps=snap_fps(bvh.fps))
         return bvh_to_smpl(bvh, fps=bvh.fps)[0]
     return Motion.load(path)
 
@@ -127,10 +140,15 @@ def _cmd_convert_dsg(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from a2a.motion import Motion
-    from a2a.motion.bvh import write_bvh
+    from a2a.motion import SMPL24, Motion
+    from a2a.motion.bvh import write_bvh, write_rig_bvh
 
     motion = Motion.load(args.motion, fps=args.fps)
+    if motion.skeleton.names != SMPL24.names:  # a gesture rig: its own joints, at its own rate, cm
+        out = write_rig_bvh(motion, args.out)
+        joints = motion.skeleton.num_joints
+        print(f"wrote {out} ({motion.num_frames} frames at {motion.fps:g} fps, {joints}-joint rig)")
+        return 0
     out = write_bvh(motion, args.out)
     print(f"wrote {out} ({motion.num_frames} frames at {motion.fps:g} fps in, 30 fps out)")
     return 0
@@ -208,9 +226,23 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     synth.set_defaults(handler=_cmd_data_synth)
 
-    describe = data_sub.add_parser("describe", help="counts, hours and genres per split of a dataset")
-    describe.add_argument("path", type=Path, help="AIST++ folder, curated folder or saved HF dataset")
-    describe.add_argument("--kind", default="auto", choices=["auto", "aistpp", "folder", "hf"])
+    synth_gesture = data_sub.add_parser(
+        "synth-gesture",
+        help="write a synthetic gesture dataset in the ZEGGS layout (speech + styled gestures)",
+    )
+    synth_gesture.add_argument("out", type=Path, help="output folder")
+    synth_gesture.add_argument("--sequences", type=int, default=24, help="number of takes (default 24)")
+    synth_gesture.add_argument("--seconds", type=float, default=10.0, help="seconds per take (default 10)")
+    synth_gesture.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth_gesture.set_defaults(handler=_cmd_data_synth_gesture)
+
+    describe = data_sub.add_parser(
+        "describe", help="counts, hours and genres (styles) per split of a dataset"
+    )
+    describe.add_argument(
+        "path", type=Path, help="AIST++ folder, curated folder, saved HF dataset or ZEGGS gesture takes"
+    )
+    describe.add_argument("--kind", default="auto", choices=["auto", "aistpp", "folder", "hf", "zeggs"])
     describe.add_argument("--json", action="store_true", help="print JSON instead of a table")
     describe.add_argument(
         "--max-translation", type=float, help="flag roots farther from the origin (m; default 100)"
@@ -232,7 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--device", default="cpu", help="torch device (default cpu)")
     generate.set_defaults(handler=_cmd_generate)
 
-    export = sub.add_parser("export", help="motion (.pkl AIST++ / .npz poses+trans) -> validator-exact BVH")
+    export = sub.add_parser(
+        "export",
+        help="motion (.pkl AIST++ / .npz poses+trans) -> validator-exact BVH (a gesture rig: its own)",
+    )
     export.add_argument("motion", type=Path, help="AIST++-style .pkl or .npz with poses/trans")
     export.add_argument("out", type=Path, help="output .bvh")
     export.add_argument(

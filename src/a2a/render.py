@@ -1,4 +1,4 @@
-"""Stick-figure videos and stills of SMPL-24 motions, drawn with matplotlib (Agg, no display needed).
+"""Stick-figure videos and stills of motions on any rig, drawn with matplotlib (Agg, no display needed).
 
 One or several motions are drawn side by side (e.g. generated next to ground truth), each in its own
 3-D panel: Y-up world (the a2a ``Motion`` convention, as AIST++), a floor grid, equal axis scaling, bones
@@ -36,7 +36,7 @@ from a2a.audio.decode import load_audio
 from a2a.audio.ffmpeg import find_ffmpeg
 from a2a.errors import A2AError, AudioError, MotionFormatError
 from a2a.motion.motion import Motion
-from a2a.motion.skeleton import SMPL24, Skeleton
+from a2a.motion.skeleton import Skeleton
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class _PanelTrack:
     """What one panel shows at each output frame (plot coordinates: x, −z, y so the world Y is up).
 
     Attributes:
+        skeleton: the hierarchy whose bones are drawn (parent → child for every non-root joint).
         joints: ``[F, J, 3]`` joint positions per output frame.
         centres: ``[F, 2]`` camera centre on the ground plane (plot x, y) per output frame.
         half_span: half the side of the square ground area in view, metres.
@@ -72,6 +73,7 @@ class _PanelTrack:
         top: height of the top of the view (plot z), above the highest joint.
     """
 
+    skeleton: Skeleton
     joints: np.ndarray
     centres: np.ndarray
     half_span: float
@@ -157,7 +159,7 @@ def _panel_track(
 ) -> _PanelTrack:
     indices = _source_indices(motion, fps, num_frames)
     unique, inverse = np.unique(indices, return_inverse=True)
-    shown = Motion(motion.poses[unique], motion.trans[unique], motion.fps)  # FK once per distinct pose
+    shown = motion.with_poses(motion.poses[unique], motion.trans[unique])  # FK once per distinct pose
     joints = _to_plot(shown.joints(skeleton))[inverse]  # [F, J, 3]
     ground = joints[..., :2]
     floor = float(joints[..., 2].min())
@@ -176,7 +178,9 @@ def _panel_track(
     else:
         raise A2AError(f"render: camera must be 'auto', 'fixed' or 'follow', got {camera!r}")
     half_span = max(reach + MARGIN, MIN_HALF_SPAN)
-    return _PanelTrack(joints=joints, centres=centres, half_span=half_span, floor=floor, top=top)
+    return _PanelTrack(
+        skeleton=skeleton, joints=joints, centres=centres, half_span=half_span, floor=floor, top=top
+    )
 
 
 def _grid_segments(centre: np.ndarray, half_span: float, floor: float) -> np.ndarray:
@@ -205,7 +209,6 @@ class _StickFigureCanvas:
         self,
         tracks: list[_PanelTrack],
         titles: list[str],
-        skeleton: Skeleton,
         size: tuple[int, int],
         fps: float,
         num_frames: int,
@@ -216,14 +219,11 @@ class _StickFigureCanvas:
         self.tracks = tracks
         self.fps = fps
         self.num_frames = num_frames
-        self.parents = np.asarray(skeleton.parents[1:])
-        self.children = np.arange(1, skeleton.num_joints)
-        self.head = skeleton.names.index("Head") if "Head" in skeleton.names else None
         self.figure = Figure(figsize=(count * width / DPI, height / DPI), dpi=DPI, facecolor="white")
         self.canvas = FigureCanvasAgg(self.figure)
         top = 0.92 if any(titles) else 1.0
-        colours = _bone_colours(skeleton)
-        self.axes, self.bones, self.grids, self.heads = [], [], [], []
+        self.axes, self.bones, self.grids = [], [], []
+        self.heads: list = []  # per panel: its head marker, None for a rig without a "Head" joint
         for i, (track, title) in enumerate(zip(tracks, titles, strict=True)):
             ax = self.figure.add_axes((i / count, 0.0, 1 / count, top), projection="3d")
             ax.set_axis_off()
@@ -233,11 +233,13 @@ class _StickFigureCanvas:
             ax.set_zlim3d(track.floor, track.top)
             grid = Line3DCollection(self._grid(track, 0), colors=GRID_COLOUR, linewidths=0.8)
             ax.add_collection3d(grid)
+            colours = _bone_colours(track.skeleton)
             bones = Line3DCollection(self._bones(track, 0), colors=colours, linewidths=3.0, capstyle="round")
             ax.add_collection3d(bones)
-            if self.head is not None:
+            head = None
+            if "Head" in track.skeleton.names:
                 (head,) = ax.plot([], [], [], "o", color=CENTRE_COLOUR, markersize=10)
-                self.heads.append(head)
+            self.heads.append(head)
             if title:
                 self.figure.text((i + 0.5) / count, 0.96, title, ha="center", va="center", fontsize=13)
             self.axes.append(ax)
@@ -254,9 +256,11 @@ class _StickFigureCanvas:
                 f"render: matplotlib drew {drawn[0]}×{drawn[1]} px, expected {count * width}×{height}"
             )
 
-    def _bones(self, track: _PanelTrack, k: int) -> np.ndarray:
+    @staticmethod
+    def _bones(track: _PanelTrack, k: int) -> np.ndarray:
         joints = track.joints[k]
-        return np.stack([joints[self.parents], joints[self.children]], axis=1)  # [J-1, 2, 3]
+        parents = np.asarray(track.skeleton.parents[1:])
+        return np.stack([joints[parents], joints[1:]], axis=1)  # [J-1, 2, 3]
 
     @staticmethod
     def _grid(track: _PanelTrack, k: int) -> np.ndarray:
@@ -268,8 +272,8 @@ class _StickFigureCanvas:
             ax = self.axes[i]
             self.bones[i].set_segments(self._bones(track, k))
             self.grids[i].set_segments(self._grid(track, k))
-            if self.head is not None:
-                head = track.joints[k, self.head]
+            if self.heads[i] is not None:
+                head = track.joints[k, track.skeleton.index("Head")]
                 self.heads[i].set_data_3d([head[0]], [head[1]], [head[2]])
             (cx, cy), half = track.centres[k], track.half_span
             ax.set_xlim3d(cx - half, cx + half)
@@ -294,7 +298,7 @@ def _scene(
     titles: Sequence[str] | None,
     fps: float | None,
     size: tuple[int, int],
-    skeleton: Skeleton,
+    skeleton: Skeleton | None,
     camera: CameraMode,
     max_seconds: float | None,
     show_time: bool,
@@ -302,13 +306,17 @@ def _scene(
     listed = _as_motion_list(motions)
     names = _check_titles(titles, len(listed))
     size = _check_size(size)
-    if skeleton.num_joints != listed[0].poses.shape[1]:
-        raise A2AError(
-            f"render: skeleton has {skeleton.num_joints} joints but motions have {listed[0].poses.shape[1]}"
-        )
+    skeletons = [m.skeleton if skeleton is None else skeleton for m in listed]
+    for i, (motion, rig) in enumerate(zip(listed, skeletons, strict=True)):
+        if rig.num_joints != motion.poses.shape[1]:
+            raise A2AError(
+                f"render: skeleton has {rig.num_joints} joints but motion {i} has {motion.poses.shape[1]}"
+            )
     out_fps, num_frames = _frame_timing(listed, fps, max_seconds)
-    tracks = [_panel_track(m, skeleton, out_fps, num_frames, camera) for m in listed]
-    canvas = _StickFigureCanvas(tracks, names, skeleton, size, out_fps, num_frames, show_time)
+    tracks = [
+        _panel_track(m, rig, out_fps, num_frames, camera) for m, rig in zip(listed, skeletons, strict=True)
+    ]
+    canvas = _StickFigureCanvas(tracks, names, size, out_fps, num_frames, show_time)
     return _Scene(canvas, out_fps, num_frames)
 
 
@@ -326,7 +334,7 @@ def render_frames(
     titles: Sequence[str] | None = None,
     fps: float | None = None,
     size: tuple[int, int] = (640, 480),
-    skeleton: Skeleton = SMPL24,
+    skeleton: Skeleton | None = None,
     camera: CameraMode = "auto",
     max_seconds: float | None = None,
     show_time: bool = True,
@@ -341,7 +349,8 @@ def render_frames(
         fps: output frame rate; lower than the motion's subsamples it. Default: the highest motion rate,
             capped at 30.
         size: ``(width, height)`` of one panel in pixels.
-        skeleton: joint hierarchy for forward kinematics (SMPL-24, EDGE's zero root offset).
+        skeleton: joint hierarchy for forward kinematics; default each motion's own (SMPL-24 with EDGE's
+            zero root offset for dance, the rig it was read or generated on otherwise).
         camera: ``"fixed"`` bounds over all frames, ``"follow"`` the smoothed root, or ``"auto"``: fixed
             unless the dancer's ground extent exceeds ``AUTO_FIXED_MAX_EXTENT`` metres.
         max_seconds: render at most this many seconds from the start.
@@ -372,7 +381,7 @@ def render_pose_image(
     *,
     title: str | None = None,
     size: tuple[int, int] = (640, 480),
-    skeleton: Skeleton = SMPL24,
+    skeleton: Skeleton | None = None,
 ) -> Path:
     """Write one pose of ``motion`` (frame index ``frame``, negative counts from the end) as a still
     image; the format follows the extension (``.png``, ``.jpg``, … anything Pillow writes)."""
@@ -501,7 +510,7 @@ def render(
     titles: Sequence[str] | None = None,
     fps: float | None = None,
     size: tuple[int, int] = (640, 480),
-    skeleton: Skeleton = SMPL24,
+    skeleton: Skeleton | None = None,
     camera: CameraMode = "auto",
     max_seconds: float | None = None,
     progress: bool = True,
@@ -515,7 +524,7 @@ def render(
         titles: one caption per motion.
         fps: output frame rate (default: the highest motion rate, capped at 30); lower values subsample.
         size: ``(width, height)`` of one panel in pixels; the video is ``M`` panels wide.
-        skeleton: joint hierarchy for forward kinematics.
+        skeleton: joint hierarchy for forward kinematics (default: each motion's own).
         camera: ``"auto"``, ``"fixed"`` or ``"follow"`` (see :func:`render_frames`).
         max_seconds: render at most this many seconds.
         progress: show a tqdm progress bar.

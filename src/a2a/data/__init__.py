@@ -1,5 +1,5 @@
-"""Datasets: the AIST++ layout, curated folders and Hugging Face datasets, windows, the normaliser and
-the Lightning datamodule.
+"""Datasets: the AIST++ layout, curated folders and Hugging Face datasets, ZEGGS gesture takes, windows,
+the normaliser and the Lightning datamodules (dance, gesture).
 
 Names are imported on first use, so ``import a2a.data.naming`` (used by the audio code) does not pull in
 Lightning or ``datasets``.
@@ -19,6 +19,10 @@ _EXPORTS = {
     "bvh_to_smpl": "a2a.data.curated",
     "open_source": "a2a.data.curated",
     "MotionDataModule": "a2a.data.datamodule",
+    "GestureDataModule": "a2a.data.gesture",
+    "ZeggsFolder": "a2a.data.zeggs",
+    "DSG_STYLES": "a2a.data.zeggs",
+    "parse_zeggs_name": "a2a.data.zeggs",
     "WindowDataset": "a2a.data.datamodule",
     "seed_worker": "a2a.data.datamodule",
     "describe_dataset": "a2a.data.describe",

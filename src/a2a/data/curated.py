@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from a2a.data.aistpp import AISTPPDataset, is_aistpp_layout
 from a2a.data.windows import SPLITS, BadItem, BadItemPolicy, DanceSequence, DanceSource
+from a2a.data.zeggs import ZeggsFolder, is_zeggs_layout
 from a2a.errors import A2AError, BVHError, DatasetError, MotionFormatError
 from a2a.motion.bvh import BVHData, read_bvh
 from a2a.motion.library_rig import SMPL_TO_LIBRARY
@@ -641,11 +642,24 @@ def _wav_bytes(wave: np.ndarray, sr: Any, where: str) -> bytes:
 
 _AISTPP_OPTIONS = {"fps", "skip_bad", "use_ignore_list", "split_prefix"}
 _HF_ONLY_OPTIONS = {"audio_column", "motion_column", "name_column", "genre_column"}
+_ZEGGS_OPTIONS = {"fps", "skip_bad", "styles", "rig"}
+KINDS = ("auto", "aistpp", "hf", "zeggs", "folder")
+
+
+def detect_kind(path: str | os.PathLike) -> str:
+    """The layout of the dataset at ``path``: ``aistpp``, ``hf``, ``zeggs`` or ``folder``."""
+    path = Path(path)
+    if is_aistpp_layout(path):
+        return "aistpp"
+    if is_hf_dataset(path):
+        return "hf"
+    return "zeggs" if is_zeggs_layout(path) else "folder"
 
 
 def open_source(path: str | os.PathLike, kind: str = "auto", **options: Any) -> DanceSource:
     """Open a dataset by its layout: ``aistpp`` (``motions/`` + ``splits/``), ``hf`` (a saved Hugging Face
-    dataset) or ``folder`` (curated pairs); ``auto`` detects which.
+    dataset), ``zeggs`` (gesture takes named like ZEGGS, :class:`a2a.data.zeggs.ZeggsFolder`) or
+    ``folder`` (curated pairs); ``auto`` detects which.
 
     ``options`` go to the reader; options that only concern another kind (e.g. ``joint_map`` for an
     AIST++ folder) are dropped, so one data config can point at either kind.
@@ -654,15 +668,18 @@ def open_source(path: str | os.PathLike, kind: str = "auto", **options: Any) -> 
     if not path.exists():
         raise DatasetError(f"{path}: dataset path does not exist")
     if kind == "auto":
-        kind = "aistpp" if is_aistpp_layout(path) else "hf" if is_hf_dataset(path) else "folder"
+        kind = detect_kind(path)
+    others = {"use_ignore_list", "split_prefix", "styles", "rig"}
     if kind == "aistpp":
         reader, keys = AISTPPDataset, _AISTPP_OPTIONS
     elif kind == "hf":
-        reader, keys = HFDanceDataset, set(options) - {"use_ignore_list", "split_prefix"}
+        reader, keys = HFDanceDataset, set(options) - others
+    elif kind == "zeggs":
+        reader, keys = ZeggsFolder, _ZEGGS_OPTIONS
     elif kind == "folder":
-        reader, keys = CuratedFolder, set(options) - _HF_ONLY_OPTIONS - {"use_ignore_list", "split_prefix"}
+        reader, keys = CuratedFolder, set(options) - _HF_ONLY_OPTIONS - others
     else:
-        raise DatasetError(f"unknown dataset kind {kind!r} (use auto, aistpp, hf or folder)")
+        raise DatasetError(f"unknown dataset kind {kind!r} (use {', '.join(KINDS)})")
     try:
         return reader(path, **{k: v for k, v in options.items() if k in keys})
     except TypeError as exc:

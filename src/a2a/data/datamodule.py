@@ -23,7 +23,6 @@ its true contact instead of always "in contact".
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import random
@@ -50,6 +49,7 @@ from a2a.data.windows import BadItem, BadItemPolicy, DanceSequence, DanceSource,
 from a2a.errors import A2AError, DatasetError
 from a2a.motion.normalizer import Normalizer, normalizer_from_state_dict
 from a2a.motion.representation import EdgeRepresentation, MotionRepresentation
+from a2a.threads import single_threaded_torch
 
 log = logging.getLogger(__name__)
 
@@ -103,19 +103,6 @@ class EpochShuffleSampler(RandomSampler):
         order = torch.randperm(len(self.data_source), generator=torch.Generator().manual_seed(seed))
         start, self.start = self.start, 0
         return iter(order[start:].tolist())
-
-
-@contextlib.contextmanager
-def _single_threaded_torch() -> Iterator[None]:
-    """Run torch on one intra-op thread: preprocessing works on small per-sequence tensors, where extra
-    threads only add synchronisation (on a busy 2-core machine a 225 × 151 min() took 50 ms instead of
-    0.2 ms)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @dataclass
@@ -185,6 +172,9 @@ class WindowDataset(Dataset):
 class MotionDataModule(pl.LightningDataModule):
     """Windows of (motion, audio features) from AIST++, a curated folder or a Hugging Face dataset.
 
+    Subclasses for other kinds of data (:class:`a2a.data.gesture.GestureDataModule`) change
+    :attr:`CONDITIONS`, :meth:`_labels`, :meth:`_fit_normalizer` and :meth:`_window_dataset`.
+
     Args:
         source: a dataset path (AIST++ layout, curated folder or saved HF dataset; see
             :func:`a2a.data.curated.open_source`) or an open source object.
@@ -214,6 +204,10 @@ class MotionDataModule(pl.LightningDataModule):
             sequence is an error (left out with ``skip_bad``); a sequence in two splits is a warning by
             default.
     """
+
+    # The named conditions this kind of data can put in a batch, and how messages call it.
+    CONDITIONS: tuple[str, ...] = CONDITIONS
+    KIND = "dance"
 
     def __init__(
         self,
@@ -255,11 +249,11 @@ class MotionDataModule(pl.LightningDataModule):
                 f"batch_size ({batch_size}) and feature_workers ({feature_workers}) must be ≥ 1, "
                 f"num_workers ({num_workers}) ≥ 0"
             )
-        unknown = [key for key in conditions if key not in CONDITIONS]
+        unknown = [key for key in conditions if key not in self.CONDITIONS]
         if unknown or not conditions:
             raise DatasetError(
-                f"{config_source('data')}: data.conditions names {', '.join(unknown) or 'nothing'}; a dance "
-                f"dataset provides {', '.join(CONDITIONS)}"
+                f"{config_source('data')}: data.conditions names {', '.join(unknown) or 'nothing'}; a "
+                f"{self.KIND} dataset provides {', '.join(self.CONDITIONS)}"
             )
         self.conditions = tuple(conditions)
         self.feature_windowing = check_windowing(feature_windowing)
@@ -291,7 +285,7 @@ class MotionDataModule(pl.LightningDataModule):
         self._prepared: dict[str, PreparedSplit] = {}
         self._song_features: dict[Path | bytes, np.ndarray] = {}
         self._song_errors: dict[Path | bytes, str] = {}
-        self._datasets: dict[str, WindowDataset] = {}
+        self._datasets: dict[str, Dataset] = {}
 
     # --- sizes and description ----------------------------------------------------------------------
 
@@ -546,7 +540,7 @@ class MotionDataModule(pl.LightningDataModule):
         }.get(stage)
         if roles is None:
             raise DatasetError(f"unknown stage {stage!r}")
-        with _single_threaded_torch():
+        with single_threaded_torch():
             self._build(roles)
 
     def _build(self, roles: tuple[str, ...]) -> None:
@@ -563,34 +557,47 @@ class MotionDataModule(pl.LightningDataModule):
             )
         if self.normalizer is None:
             assert train is not None
-            # Statistics over the frames the windows cover equal EDGE's fit over all (overlapping) windows.
-            normalizer = self.representation.make_normalizer()
-            for motion in train.motion:
-                normalizer.partial_fit(motion)
-            self.normalizer = normalizer
+            self.normalizer = self._fit_normalizer(train)
         if train is not None and not self.genres:
-            self.genres = sorted(set(train.genres) - {""})
-            if "genre" in self.conditions and not self.genres:
-                raise DatasetError(
-                    f"{self.source.root}: data.conditions includes genre, but the training split has no "
-                    "genre labels (AIST++ names carry them; curated data needs a genre column)"
-                )
+            self.genres = self._labels(train)
         for role in roles:
             split = self._split_name(role)
             if split is None or role in self._datasets:
                 continue
-            prepared = self._prepare_split(split)
-            self._datasets[role] = WindowDataset(
-                prepared,
-                self.normalizer,
-                self.window.frames,
-                {g: i for i, g in enumerate(self.genres)},
-                self.conditions,
+            self._datasets[role] = self._window_dataset(self._prepare_split(split))
+
+    def _fit_normalizer(self, train: PreparedSplit) -> Normalizer:
+        """The representation's normaliser fitted on the training split.
+
+        Statistics over the frames the windows cover equal EDGE's fit over all (overlapping) windows."""
+        normalizer = self.representation.make_normalizer()
+        for motion in train.motion:
+            normalizer.partial_fit(motion)
+        return normalizer
+
+    def _labels(self, train: PreparedSplit) -> list[str]:
+        """The genre vocabulary (index = ``genre_id``): the training split's labels, sorted."""
+        genres = sorted(set(train.genres) - {""})
+        if "genre" in self.conditions and not genres:
+            raise DatasetError(
+                f"{self.source.root}: data.conditions includes genre, but the training split has no "
+                "genre labels (AIST++ names carry them; curated data needs a genre column)"
             )
+        return genres
+
+    def _window_dataset(self, prepared: PreparedSplit) -> Dataset:
+        """The window dataset of one prepared split (an empty split gives an empty dataset)."""
+        return WindowDataset(
+            prepared,
+            self._fitted_normalizer(),
+            self.window.frames,
+            {g: i for i, g in enumerate(self.genres)},
+            self.conditions,
+        )
 
     # --- loaders ------------------------------------------------------------------------------------
 
-    def dataset(self, role: str) -> WindowDataset:
+    def dataset(self, role: str) -> Dataset:
         """The window dataset of ``role`` (``train``, ``val`` or ``test``) after :meth:`setup`."""
         if role not in self._datasets:
             raise DatasetError(f"no {role!r} windows: call setup() for a stage that builds them first")
@@ -604,9 +611,7 @@ class MotionDataModule(pl.LightningDataModule):
     def _loader(self, role: str, shuffle: bool) -> DataLoader:
         dataset = self._datasets.get(role)
         if dataset is None:
-            dataset = WindowDataset(
-                PreparedSplit([], [], [], [], []), self._fitted_normalizer(), self.window.frames, {}
-            )
+            dataset = self._window_dataset(PreparedSplit([], [], [], [], []))
         sampler = None
         if shuffle:
             epoch, batches_done = self._train_position

@@ -1,8 +1,10 @@
-"""What a dataset holds: sequences, hours, windows and genres per split, plus what was left out and what
-looks wrong (physically implausible motions, sequences listed in two splits; see :mod:`a2a.data.sanity`).
+"""What a dataset holds: sequences, hours, windows and genres (dance) or styles (gesture) per split, plus
+what was left out and what looks wrong (physically implausible motions, sequences listed in two splits;
+see :mod:`a2a.data.sanity`).
 
 ``describe_dataset(path)`` reads motions only (no audio decoding), so it is quick even on AIST++;
-``format_description`` turns its dict into the table ``a2a data describe PATH`` prints.
+``format_description`` turns its dict into the table ``a2a data describe PATH`` prints. Gesture data
+(the ZEGGS layout) is counted in DSG's windows (4.4 s every 0.5 s at 20 fps) unless a window is given.
 """
 
 from __future__ import annotations
@@ -12,14 +14,21 @@ from collections import Counter
 from dataclasses import asdict
 from typing import Any
 
-from a2a.data.curated import open_source
+from a2a.data.curated import detect_kind, open_source
 from a2a.data.sanity import SanityBounds, describe_overlap, implausible, split_overlap
 from a2a.data.windows import DanceSequence, DanceSource, WindowSpec, window_starts
+from a2a.data.zeggs import GESTURE_FPS, ZeggsFolder
+
+# DSG's windows: 88 frames every 10 at 20 fps (a2a.data.gesture has the same numbers).
+GESTURE_WINDOW = WindowSpec(seconds=4.4, train_stride=0.5, test_stride=0.5, fps=GESTURE_FPS)
 
 
-def summarize_sequences(sequences: list[DanceSequence], window: WindowSpec, split: str) -> dict[str, Any]:
+def summarize_sequences(
+    sequences: list[DanceSequence], window: WindowSpec, split: str, labels: str = "genres"
+) -> dict[str, Any]:
     """Counts for one split: ``sequences``, ``seconds``, ``hours``, ``windows`` (at the split's stride),
-    ``shorter_than_window`` and ``genres`` (label → sequences, ``""`` shown as ``unknown``)."""
+    ``shorter_than_window`` and ``labels`` (``genres`` or ``styles``: label → sequences, ``""`` shown as
+    ``unknown``)."""
     seconds = float(sum(s.duration for s in sequences))
     length, stride = window.frames, window.stride_frames(split)
     windows = sum(len(window_starts(s.motion.num_frames, length, stride)) for s in sequences)
@@ -30,7 +39,7 @@ def summarize_sequences(sequences: list[DanceSequence], window: WindowSpec, spli
         "hours": round(seconds / 3600.0, 4),
         "windows": windows,
         "shorter_than_window": sum(1 for s in sequences if s.motion.num_frames < length),
-        "genres": dict(sorted(genres.items())),
+        labels: dict(sorted(genres.items())),
     }
 
 
@@ -41,10 +50,12 @@ def summarize_source(
     bounds: SanityBounds | None = None,
 ) -> dict:
     """:func:`describe_dataset` for an open source."""
-    window = window or WindowSpec()
+    gesture = isinstance(source, ZeggsFolder)
+    window = window or (GESTURE_WINDOW if gesture else WindowSpec())
+    labels = "styles" if gesture else "genres"
     bounds = bounds or SanityBounds()
     sequences = {split: source.sequences(split, progress) for split in source.split_names()}
-    splits = {split: summarize_sequences(seqs, window, split) for split, seqs in sequences.items()}
+    splits = {split: summarize_sequences(seqs, window, split, labels) for split, seqs in sequences.items()}
     implausible_items = [
         {"name": seq.name, "split": split, "reason": reason}
         for split, seqs in sequences.items()
@@ -55,6 +66,7 @@ def summarize_source(
     return {
         "path": str(source.root),
         "kind": type(source).__name__,
+        "labels": labels,
         "fps": window.fps,
         "window": {
             "seconds": window.seconds,
@@ -70,6 +82,7 @@ def summarize_source(
         },
         "ignored": len(source.ignored),
         "ignored_names": list(source.ignored),
+        "skipped": list(getattr(source, "skipped", [])),
         "bad": [{"name": b.name, "path": b.path, "reason": b.reason} for b in source.bad],
         "sanity": asdict(bounds),
         "implausible": implausible_items,
@@ -86,11 +99,13 @@ def describe_dataset(
     bounds: SanityBounds | None = None,
     **source_options: Any,
 ) -> dict[str, Any]:
-    """Counts, hours and genres per split of the dataset at ``path`` (AIST++ layout, curated folder or
-    Hugging Face dataset; see :func:`a2a.data.curated.open_source`). Unusable items are listed under
-    ``bad`` instead of raising; physically implausible sequences (under ``bounds``) under
-    ``implausible``; sequence names listed in more than one split under ``overlap``."""
-    window = window or WindowSpec()
+    """Counts, hours and genres (styles) per split of the dataset at ``path`` (AIST++ layout, curated
+    folder, Hugging Face dataset or ZEGGS gesture takes; see :func:`a2a.data.curated.open_source`).
+    Unusable items are listed under ``bad`` instead of raising; physically implausible sequences (under
+    ``bounds``) under ``implausible``; sequence names listed in more than one split under ``overlap``."""
+    if kind == "auto":
+        kind = detect_kind(path)
+    window = window or (GESTURE_WINDOW if kind == "zeggs" else WindowSpec())
     source_options.setdefault("skip_bad", True)
     source = open_source(path, kind=kind, fps=window.fps, **source_options)
     return summarize_source(source, window, progress, bounds)
@@ -104,10 +119,10 @@ def format_description(description: dict[str, Any]) -> str:
         f"windows of {window['seconds']:g} s, stride {window['train_stride']:g} s train / "
         f"{window['test_stride']:g} s otherwise)",
         "",
-        f"{'split':<8}{'sequences':>10}{'hours':>10}{'windows':>10}  genres",
+        f"{'split':<8}{'sequences':>10}{'hours':>10}{'windows':>10}  {description['labels']}",
     ]
     for split, info in description["splits"].items():
-        genres = ", ".join(f"{g} {n}" for g, n in info["genres"].items()) or "-"
+        genres = ", ".join(f"{g} {n}" for g, n in info[description["labels"]].items()) or "-"
         lines.append(
             f"{split:<8}{info['sequences']:>10}{info['hours']:>10.3f}{info['windows']:>10}  {genres}"
         )
@@ -119,6 +134,8 @@ def format_description(description: dict[str, Any]) -> str:
     lines.append(f"{'total':<8}{total['sequences']:>10}{total['hours']:>10.3f}")
     if description["ignored"]:
         lines.append(f"\nignore list: {description['ignored']} sequence(s) dropped")
+    if description["skipped"]:
+        lines.append(f"\nother styles: {len(description['skipped'])} take(s) skipped")
     if description["bad"]:
         lines.append(f"\n{len(description['bad'])} bad item(s) left out:")
         lines.extend(f"  {b['name']} ({b['path']}): {b['reason']}" for b in description["bad"])

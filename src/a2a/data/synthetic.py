@@ -92,10 +92,10 @@ def beat_times(name_or_tempo: str | float, seconds: float, offset: float = 0.0) 
     return times[times < seconds]
 
 
-def read_meta(root: str | os.PathLike) -> dict:
+def read_meta(root: str | os.PathLike, generator: str = GENERATOR) -> dict:
     """The ``meta.json`` of a synthetic dataset (tempo, offset, beat times, split of each sequence).
 
-    Raises DatasetError when ``root`` is not a dataset written by :func:`synthesize`.
+    Raises DatasetError when ``root`` is not a dataset written by ``generator`` (default: :func:`synthesize`).
     """
     path = Path(root) / "meta.json"
     try:
@@ -104,8 +104,8 @@ def read_meta(root: str | os.PathLike) -> dict:
         raise DatasetError(f"{path}: no such file ({root} is not a synthetic dataset)") from None
     except (OSError, ValueError) as exc:
         raise DatasetError(f"{path}: not readable JSON ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("generator") != GENERATOR:
-        raise DatasetError(f"{path}: not written by {GENERATOR} (field 'generator' missing or different)")
+    if not isinstance(meta, dict) or meta.get("generator") != generator:
+        raise DatasetError(f"{path}: not written by {generator} (field 'generator' missing or different)")
     return meta
 
 
@@ -136,7 +136,7 @@ def synthesize(
     """
     sequences, seconds, seed, sr = _checked_args(sequences, seconds, seed, sr)
     out = Path(out).resolve()  # a real name and parent even for "." (the staging folder is a sibling)
-    replacing = _check_target(out)
+    replacing = check_target(out)
     plans = _plan_sequences(sequences)
     num_frames = round(seconds * FPS)
     duration = num_frames / FPS
@@ -150,7 +150,7 @@ def synthesize(
             rng = np.random.default_rng([seed, plan.index])
             infos[plan.name] = _write_sequence(staging, plan, rng, num_frames, num_samples, sr)
         _write_index(staging, plans, infos, sequences=sequences, seconds=seconds, seed=seed, sr=sr)
-        _move_into_place(staging, out, replacing)
+        move_into_place(staging, out, replacing)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
@@ -178,23 +178,28 @@ def _checked_args(sequences, seconds, seed, sr) -> tuple[int, float, int, int]:
     return int(sequences), float(seconds), int(seed), int(sr)
 
 
-def _check_target(out: Path) -> bool:
-    """True when ``out`` holds a previous synthetic dataset to replace; raise if it holds anything else."""
+def check_target(out: Path, generator: str = GENERATOR) -> bool:
+    """True when ``out`` holds a previous dataset of ``generator`` to replace; raise if it holds anything
+    else (a synthetic dataset never mixes its files with foreign ones)."""
     if out.exists() and not out.is_dir():
         raise DatasetError(f"{out}: exists and is not a folder")
     if not out.is_dir() or not any(out.iterdir()):
         return False
     try:
-        read_meta(out)
+        read_meta(out, generator)
     except DatasetError:
         raise DatasetError(
-            f"{out}: folder is not empty and is not a synthetic dataset (no meta.json from {GENERATOR}); "
+            f"{out}: folder is not empty and is not a synthetic dataset (no meta.json from {generator}); "
             "refusing to mix files — choose a new or empty folder"
         ) from None
     return True
 
 
-def _move_into_place(staging: Path, out: Path, replacing: bool) -> None:
+def move_into_place(
+    staging: Path, out: Path, replacing: bool, owned: tuple[str, ...] = _OWNED_ENTRIES
+) -> None:
+    """Move a dataset staged next to ``out`` into it: a rename, or, when ``replacing`` a previous one, a
+    swap of the ``owned`` entries only (other files in ``out`` are kept)."""
     if not replacing:
         if out.is_dir():
             out.rmdir()  # empty (checked before)
@@ -202,7 +207,7 @@ def _move_into_place(staging: Path, out: Path, replacing: bool) -> None:
         return
     old = staging / ".replaced"
     old.mkdir()
-    for entry in _OWNED_ENTRIES:
+    for entry in owned:
         if (out / entry).exists():
             os.replace(out / entry, old / entry)
         os.replace(staging / entry, out / entry)

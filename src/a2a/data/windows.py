@@ -28,10 +28,12 @@ class DanceSequence:
 
     Attributes:
         name: unique sequence name (AIST++ ``gBR_sBM_cAll_d04_mBR0_ch01``, or a curated file stem).
-        motion: SMPL-24 motion, Y-up, at the dataset frame rate.
+        motion: Y-up motion at the dataset frame rate: SMPL-24 for dance, the rig of the files for gesture
+            data (ZEGGS).
         audio: the song: a file path or encoded file bytes.
         split: ``train``, ``val`` or ``test``.
-        genre: genre / style label (``BR`` for AIST++ Break, free text for curated data, ``""`` unknown).
+        genre: genre / style label (``BR`` for AIST++ Break, free text for curated data, the style of a
+            ZEGGS take, ``""`` unknown).
         tempo: BPM when known (the AIST++ music-id rule), a hint for beat tracking.
         joints: ``[N, 24, 3]`` SMPL-24 joint positions (metres, Y-up) when the source gave positions
             (curated BVH on another rig); ``None`` when they follow from ``motion`` by FK.

@@ -1,5 +1,5 @@
-"""BVH files: a reader for any BVH and a writer whose output the subnet-25 validator scores like the
-reference miner's.
+"""BVH files: a reader for any BVH, a writer whose output the subnet-25 validator scores like the
+reference miner's, and a writer for motions on any other rig (:func:`write_rig_bvh`, e.g. ZEGGS).
 
 **Writer.** The reference miner (subnet 25) turns EDGE's Z-up SMPL output into a BVH with smpl2bvh and
 then re-aligns it with bvhio (root ``RestPose.Scale = 1``, ``RestPose.addEuler((-90, 0, 0))``,
@@ -50,8 +50,13 @@ import numpy as np
 
 from a2a.errors import A2AError, BVHError
 from a2a.motion.motion import Motion
-from a2a.motion.rotations import axis_angle_to_matrix, matrix_to_euler
-from a2a.motion.skeleton import SMPL24
+from a2a.motion.rotations import (
+    axis_angle_to_matrix,
+    check_euler_order,
+    matrix_to_axis_angle,
+    matrix_to_euler,
+)
+from a2a.motion.skeleton import SMPL24, Skeleton
 
 EXPORT_FPS = 30.0
 # smpl2bvh prints the frame time with %f: 1/30 → 0.033333.
@@ -211,6 +216,11 @@ def motion_to_bvh(motion: Motion, transform: ExportTransform | None = None) -> s
         The file text (``\\n`` line ends, no blank lines: bvhio 1.3.8 cannot parse blank lines).
     """
     transform = transform or ExportTransform()
+    if motion.skeleton.names != SMPL24.names:
+        raise BVHError(
+            f"the validator-exact BVH is for SMPL-24 motions; this one is on a {motion.skeleton.num_joints}-"
+            "joint rig (write it with write_rig_bvh)"
+        )
     if motion.num_frames == 0:
         raise BVHError("cannot export a motion with zero frames (the validator would divide by zero)")
     if abs(motion.fps - EXPORT_FPS) > 1e-9:
@@ -243,6 +253,131 @@ def write_bvh(motion: Motion, path: str | os.PathLike, transform: ExportTransfor
         f.write(text)
     tmp.replace(path)
     return path
+
+
+# --- any rig: writer and Motion from a parsed file -----------------------------------------------------
+
+# ZEGGS files are centimetres; a2a's Motion holds metres.
+RIG_UNITS_PER_METRE = 100.0
+
+
+def _rig_hierarchy_text(skeleton: Skeleton, offsets: np.ndarray, rotation_channels: str) -> str:
+    """HIERARCHY block of ``skeleton`` in depth-first order: the root with position and rotation channels,
+    other joints with rotation channels, an End Site (offset 0) under each leaf (as ZEGGS writes)."""
+    lines = ["HIERARCHY"]
+
+    def write(j: int, depth: int) -> None:
+        tab = "\t" * depth
+        lines.append(f"{tab}{'ROOT' if j == 0 else 'JOINT'} {skeleton.names[j]}")
+        lines.append(tab + "{")
+        lines.append(tab + "\tOFFSET " + " ".join(f"{v:f}" for v in offsets[j]))
+        if j == 0:
+            lines.append(f"{tab}\tCHANNELS 6 Xposition Yposition Zposition {rotation_channels}")
+        else:
+            lines.append(f"{tab}\tCHANNELS 3 {rotation_channels}")
+        children = skeleton.children(j)
+        for c in children:
+            write(c, depth + 1)
+        if not children:
+            lines.extend(
+                [tab + "\tEnd Site", tab + "\t{", tab + "\t\tOFFSET 0.000000 0.000000 0.000000", tab + "\t}"]
+            )
+        lines.append(tab + "}")
+
+    write(0, 0)
+    return "\n".join(lines)
+
+
+def motion_to_rig_bvh(
+    motion: Motion,
+    *,
+    order: str = "ZYX",
+    fps: float | None = None,
+    units_per_metre: float = RIG_UNITS_PER_METRE,
+) -> str:
+    """BVH text of ``motion`` on its own rig (any :class:`~a2a.motion.skeleton.Skeleton`).
+
+    Joint names and OFFSETs are the motion's skeleton's (× ``units_per_metre``: centimetres by default,
+    as ZEGGS); the root has ``Xposition Yposition Zposition`` then the rotation channels, every other
+    joint the rotation channels only, in Euler ``order`` (``"ZYX"``: ``Zrotation Yrotation Xrotation``,
+    ``R = Rz·Ry·Rx``, as ZEGGS). Joints are written depth first, children in index order, so a rig
+    whose joints are already depth first (ZEGGS) reads back in the same order. Numbers are ``%f``.
+
+    Args:
+        motion: the motion (Y-up metres); the root's position channels hold ``trans + offsets[0]``.
+        order: Euler order of the rotation channels (one of ``XYZ XZY YXZ YZX ZXY ZYX``).
+        fps: frame rate of the file; default the motion's. Another rate resamples
+            (:meth:`Motion.resample`: every k-th frame for an integer ratio, else slerp).
+        units_per_metre: file length unit (100: centimetres).
+
+    The text has ``\n`` line ends and no blank lines.
+    """
+    order = check_euler_order(order)
+    if motion.num_frames == 0:
+        raise BVHError("cannot export a motion with zero frames")
+    if not (np.isfinite(units_per_metre) and units_per_metre > 0):
+        raise BVHError(f"units_per_metre must be a positive number, got {units_per_metre!r}")
+    if fps is not None and abs(fps - motion.fps) > 1e-9:
+        motion = motion.resample(fps)
+    skeleton = motion.skeleton
+    channels = " ".join(f"{axis}rotation" for axis in order)
+    header = _rig_hierarchy_text(skeleton, skeleton.offsets * units_per_metre, channels)
+    euler = np.degrees(matrix_to_euler(axis_angle_to_matrix(motion.poses), order))  # [N, J, 3]
+    root_position = (motion.trans + skeleton.offsets[0]) * units_per_metre
+    file_order = _depth_first_order(skeleton.parents)
+    columns = np.concatenate([root_position, euler[:, file_order].reshape(motion.num_frames, -1)], axis=1)
+    row_format = " ".join(["%f"] * columns.shape[1])
+    rows = "\n".join(row_format % tuple(row) for row in columns.tolist())
+    frame_time = "%f" % (1.0 / motion.fps)
+    return f"{header}\nMOTION\nFrames: {len(columns)}\nFrame Time: {frame_time}\n{rows}\n"
+
+
+def write_rig_bvh(motion: Motion, path: str | os.PathLike, **options: Any) -> Path:
+    """Write :func:`motion_to_rig_bvh` (``options`` go to it) to ``path``, replaced atomically."""
+    path = Path(path)
+    text = motion_to_rig_bvh(motion, **options)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="ascii", newline="\n") as f:
+        f.write(text)
+    tmp.replace(path)
+    return path
+
+
+# A non-root joint whose position channels move by more than this (file units) over a clip is animated
+# in translation, which a Motion (rotations + root translation) cannot hold.
+_BONE_TRANSLATION_TOLERANCE = 1e-3
+
+
+def bvh_to_motion(
+    bvh: BVHData, *, units_per_metre: float = RIG_UNITS_PER_METRE, fps: float | None = None
+) -> Motion:
+    """A :class:`~a2a.motion.Motion` on the file's own rig (joints in file order).
+
+    The skeleton's offsets are the file's OFFSETs (a non-root joint with position channels takes them
+    from its first frame; they must stay constant), divided by ``units_per_metre``; the root's offset is
+    its OFFSET and ``trans`` the root position channels minus it, so that forward kinematics puts the
+    root exactly where the file does. ``fps`` overrides the frame rate (BVH frame times are printed with
+    few digits: 0.016667 s is 59.9988 fps, which would make 60 → 20 fps a non-integer resampling).
+    """
+    if not (np.isfinite(units_per_metre) and units_per_metre > 0):
+        raise BVHError(f"units_per_metre must be a positive number, got {units_per_metre!r}")
+    local = bvh.local_positions  # [F, J, 3]
+    drift = np.abs(local[:, 1:] - local[:1, 1:]).max(axis=(0, 2)) if bvh.num_joints > 1 else np.zeros(0)
+    moving = [bvh.names[j + 1] for j in np.flatnonzero(drift > _BONE_TRANSLATION_TOLERANCE)]
+    if moving:
+        raise BVHError(
+            f"{bvh.source}: joints {', '.join(moving)} are animated in translation; only the root may "
+            "move (a Motion holds rotations and the root translation)"
+        )
+    offsets = np.concatenate([bvh.offsets[:1], local[0, 1:]], axis=0) / units_per_metre
+    try:
+        skeleton = Skeleton(bvh.names, bvh.parents, offsets)
+    except A2AError as exc:
+        raise BVHError(f"{bvh.source}: unusable hierarchy ({exc})") from None
+    trans = local[:, 0] / units_per_metre - offsets[0]
+    poses = matrix_to_axis_angle(bvh.local_rotations)
+    return Motion(poses, trans, bvh.fps if fps is None else fps, skeleton)
 
 
 # --- reader -----------------------------------------------------------------------------------------

@@ -48,11 +48,49 @@ def forward_kinematics(
             f"root translation must have shape {tuple(rot.shape[:-3]) + (3,)}, got {tuple(trans.shape)}"
         )
     offsets = torch.as_tensor(skeleton.offsets, dtype=rot.dtype, device=rot.device)
+    bones = offsets[1:].expand(*rot.shape[:-3], joints - 1, 3)
+    local_positions = torch.cat([(trans + offsets[0]).unsqueeze(-2), bones], dim=-2)
+    out = forward_kinematics_local(rot, local_positions, skeleton.parents, return_rotations)
+    if not as_numpy:
+        return out
+    return tuple(t.numpy() for t in out) if return_rotations else out.numpy()
+
+
+def forward_kinematics_local(
+    local_rotations: torch.Tensor,
+    local_positions: torch.Tensor,
+    parents: tuple[int, ...] | list[int],
+    return_rotations: bool = False,
+):
+    """World joint positions from local rotations and per-frame local positions (torch, differentiable).
+
+    ``p_world[0] = local_positions[0]``, ``p_world[j] = p_world[parent] + R_world[parent] @
+    local_positions[j]``: the bone offsets may change from frame to frame (DiffuseStyleGesture decodes
+    them from its features).
+
+    Args:
+        local_rotations: ``[..., J, 3, 3]``.
+        local_positions: ``[..., J, 3]``; entry 0 is the root's world position.
+        parents: parent index per joint, ``-1`` for the root; parents precede children.
+        return_rotations: also return world rotations ``[..., J, 3, 3]``.
+
+    Returns:
+        positions ``[..., J, 3]`` (and world rotations when asked), numpy when the rotations were numpy.
+    """
+    as_numpy = isinstance(local_rotations, np.ndarray)
+    rot = torch.as_tensor(local_rotations, dtype=torch.float64 if as_numpy else None)
+    pos = torch.as_tensor(local_positions, dtype=rot.dtype, device=rot.device)
+    joints = len(parents)
+    if rot.shape[-3:] != (joints, 3, 3) or pos.shape != rot.shape[:-1]:
+        raise A2AError(
+            f"forward kinematics of {joints} joints needs rotations [..., {joints}, 3, 3] and positions "
+            f"[..., {joints}, 3], got {tuple(rot.shape)} and {tuple(pos.shape)}"
+        )
     world_rot: list[torch.Tensor] = [rot[..., 0, :, :]]
-    world_pos: list[torch.Tensor] = [trans + offsets[0]]
+    world_pos: list[torch.Tensor] = [pos[..., 0, :]]
     for j in range(1, joints):
-        p = skeleton.parents[j]
-        world_pos.append(world_pos[p] + (world_rot[p] @ offsets[j].unsqueeze(-1)).squeeze(-1))
+        p = parents[j]
+        world_pos.append(world_pos[p] + (world_rot[p] @ pos[..., j, :].unsqueeze(-1)).squeeze(-1))
         world_rot.append(world_rot[p] @ rot[..., j, :, :])
     positions = torch.stack(world_pos, dim=-2)
     if as_numpy:

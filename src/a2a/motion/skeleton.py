@@ -110,7 +110,7 @@ SMPL_MALE_OFFSETS = np.array(
 SMPL_FOOT_JOINTS: tuple[int, ...] = (7, 8, 10, 11)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Skeleton:
     """A joint hierarchy.
 
@@ -147,6 +147,18 @@ class Skeleton:
             raise A2AError("skeleton joint names must be unique")
         if not np.isfinite(offsets).all():
             raise A2AError("skeleton offsets contain NaN or infinity")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Skeleton):
+            return NotImplemented
+        return (
+            self.names == other.names
+            and self.parents == other.parents
+            and np.array_equal(self.offsets, other.offsets)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.names, self.parents))
 
     @property
     def num_joints(self) -> int:
