@@ -59,10 +59,41 @@ def _cmd_data_describe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _edit_from_args(args: argparse.Namespace, generator):
+    """The ``--keep`` / ``--prefix`` / ``--inbetween`` edit, its motions at the model's frame rate."""
+    from a2a import editing
+
+    chosen = [flag for flag in ("keep", "prefix", "inbetween") if getattr(args, flag)]
+    if len(chosen) > 1:
+        raise A2AError(f"choose one of --keep, --prefix and --inbetween, not --{' and --'.join(chosen)}")
+    if args.keep_joints and not args.keep:
+        raise A2AError("--keep-joints needs --keep MOTION (the motion whose joints are kept)")
+    if not chosen:
+        return None
+
+    def motion(path: Path):
+        loaded = _load_any_motion(path)
+        return loaded if abs(loaded.fps - generator.fps) < 1e-6 else loaded.resample(generator.fps)
+
+    if args.keep:
+        return editing.keep_joints(motion(args.keep), args.keep_joints or "lower_body")
+    if args.prefix:
+        return editing.prefix(motion(args.prefix))
+    from a2a.audio import load_audio
+
+    start, end = (motion(p) for p in args.inbetween)
+    wave, sr = load_audio(args.audio)
+    return editing.inbetween(start, end, int(len(wave) / sr * generator.fps))
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     import a2a
 
+    inputs = [args.audio, args.ckpt, args.keep, args.prefix, *(args.inbetween or [])]
+    if any(p is not None and p.resolve() == args.out.resolve() for p in inputs):
+        raise A2AError(f"{args.out}: the output would overwrite an input; choose another OUT")
     generator = a2a.load(args.ckpt, device=args.device)
+    edit = _edit_from_args(args, generator)
     timings: dict[str, float] = {}
     text = generator.generate_bvh(
         args.audio,
@@ -71,6 +102,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         guidance=args.guidance,
         samples=args.samples,
         reduce=args.reduce,
+        edit=edit,
         timings=timings,
         progress=True,
     )
@@ -262,6 +294,23 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--samples", type=int, default=1, help="draws to combine (default 1)")
     generate.add_argument("--reduce", default="mean", choices=["mean", "medoid"], help="how draws combine")
     generate.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    edits = generate.add_argument_group("editing (EDGE): keep part of a motion, generate the rest to fit")
+    edits.add_argument("--keep", type=Path, default=None, metavar="MOTION", help="keep joints of MOTION")
+    edits.add_argument(
+        "--keep-joints",
+        default=None,
+        metavar="PART",
+        help="with --keep: lower_body (default; with the root), upper_body, or comma-separated joint names",
+    )
+    edits.add_argument("--prefix", type=Path, default=None, metavar="MOTION", help="continue MOTION")
+    edits.add_argument(
+        "--inbetween",
+        type=Path,
+        nargs=2,
+        default=None,
+        metavar=("START", "END"),
+        help="fill between two clips",
+    )
     generate.set_defaults(handler=_cmd_generate)
 
     export = sub.add_parser(

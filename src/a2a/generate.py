@@ -15,6 +15,7 @@ included.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -28,10 +29,13 @@ from a2a.audio.features import check_windowing, extract_slices, file_params
 from a2a.checkpoint import build, denoiser_weights, read_checkpoint
 from a2a.data.naming import tempo_from_name
 from a2a.diffusion import LongFormStrategy
+from a2a.editing import Edit
 from a2a.errors import A2AError, CheckpointError
 from a2a.motion.motion import Motion
 from a2a.motion.normalizer import Normalizer, normalizer_from_state_dict
 from a2a.motion.rotations import axis_angle_to_quaternion, quaternion_mean, quaternion_to_axis_angle
+
+log = logging.getLogger(__name__)
 
 AudioInput = str | os.PathLike | bytes | np.ndarray
 REDUCTIONS = ("mean", "medoid")
@@ -152,13 +156,15 @@ class Generator:
         samples: int = 1,
         longform: dict | None = None,
         frames: int | None = None,
+        edit: Edit | None = None,
         progress: bool = False,
     ) -> list[Motion]:
         """Motions for features ``[N, F]`` (per frame) or ``[n, window, F]`` (per window of the long-form
         strategy, e.g. EDGE's per-slice features; then ``frames`` = N is required): ``samples``
         independent draws of N frames each.
 
-        ``longform`` (a ``_target_`` config) replaces the checkpoint's long-form strategy.
+        ``longform`` (a ``_target_`` config) replaces the checkpoint's long-form strategy; ``edit``
+        (:mod:`a2a.editing`) keeps part of a given motion exactly and generates the rest.
         """
         feats = torch.as_tensor(np.asarray(features, dtype=np.float32))
         dim = int(self.info["feature_dim"])
@@ -186,6 +192,7 @@ class Generator:
             raise A2AError(f"samples must be >= 1, got {samples}")
         weight = self.guidance_weight if guidance is None else guidance
         inner = self._sampler(sampler, steps, eta)
+        keep = None if edit is None else self._keep(edit, int(frames))
         generator = torch.Generator(device="cpu")
         if seed is None:
             generator.seed()
@@ -202,6 +209,7 @@ class Generator:
                 frame_cond=frame_cond,
                 static_cond={},
                 window_cond=window_cond,
+                keep=keep,
                 schedule=self.schedule,
                 guidance=weight,
                 generator=generator,
@@ -212,6 +220,38 @@ class Generator:
             joined = strategy.join(self.representation.stitch_space(raw), frames, self.representation.blend)
             motions.append(self.representation.motion_from_stitch(joined, self.fps))
         return motions
+
+    def _keep(self, edit: Edit, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """An edit as ``(mask, value)`` ``[frames, D]`` in the model's normalised space."""
+        motion = edit.motion
+        if abs(motion.fps - self.fps) > 1e-6:
+            raise A2AError(
+                f"the motion to keep is {motion.fps:g} fps but the model runs at {self.fps:g}: resample it "
+                "first (Motion.resample)"
+            )
+        if edit.frames[frames:].any():
+            last = int(np.flatnonzero(edit.frames)[-1])
+            raise A2AError(
+                f"the kept frames run to frame {last + 1}, past the music's {frames} frames; use longer "
+                "audio or a shorter motion"
+            )
+        encoded = torch.from_numpy(np.asarray(self.representation.encode(motion), dtype=np.float64))
+        normalised = torch.as_tensor(self.normalizer.normalize(encoded))[:frames]
+        value = torch.zeros(frames, self.representation.dim, dtype=torch.float64)
+        value[: len(normalised)] = normalised
+        channels = torch.from_numpy(self.representation.channel_mask(edit.joints, edit.root))
+        kept_frames = torch.zeros(frames, dtype=torch.bool)
+        kept_frames[: len(edit.frames)] = torch.from_numpy(edit.frames[:frames])
+        mask = kept_frames[:, None] & channels[None, :]
+        # A min-max normaliser clips what lies beyond the training data's range; those values cannot be kept.
+        restored = torch.as_tensor(self.normalizer.inverse(normalised))
+        clipped = int(((restored - encoded[:frames]).abs() > 1e-6)[mask[: len(normalised)]].sum())
+        if clipped:
+            log.warning(
+                "%d kept values lie outside the range of the training data and are kept clipped to it",
+                clipped,
+            )
+        return mask, value
 
     # --- public API -----------------------------------------------------------------------------
 
@@ -228,6 +268,7 @@ class Generator:
         samples: int = 1,
         reduce: str = "mean",
         longform: dict | None = None,
+        edit: Edit | None = None,
         style: Any = None,
         timings: dict | None = None,
         progress: bool = False,
@@ -244,6 +285,8 @@ class Generator:
                 summed joint-position distance to the others. The subnet-25 validator rewards closeness
                 to one reference, so a consensus motion lowers the expected error.
             longform: a ``_target_`` config replacing the checkpoint's long-form strategy.
+            edit: keep part of a given motion exactly (joints, a prefix, or the frames around a gap;
+                :mod:`a2a.editing`) and generate the rest to fit the music.
             style: reserved for style-conditioned models; EDGE has no style input (must be ``None``).
             timings: optional dict that receives seconds for decode, features, sampling.
         """
@@ -263,6 +306,7 @@ class Generator:
             guidance=guidance,
             samples=samples,
             longform=longform,
+            edit=edit,
             progress=progress,
         )
         motion = motions[0] if samples == 1 else combine_motions(motions, reduce)

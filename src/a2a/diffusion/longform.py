@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 import torch
 from torch import Tensor
 
-from a2a.diffusion.constraints import FINAL_STEP, StepConstraint, as_constraint_list
+from a2a.diffusion.constraints import FINAL_STEP, Constraint, StepConstraint, as_constraint_list
 from a2a.diffusion.guidance import (
     Conditioning,
     ConstantGuidance,
@@ -301,8 +301,13 @@ class LongFormStrategy(ABC):
         device: torch.device | str | None = None,
         progress: bool = False,
         window_cond: Mapping[str, Tensor] | None = None,
+        keep: tuple[Tensor, Tensor] | None = None,
     ) -> Tensor:
-        """Denoised windows ``[n, window, dim]`` covering ``frames`` frames."""
+        """Denoised windows ``[n, window, dim]`` covering ``frames`` frames.
+
+        ``keep = (mask [frames, dim], value [frames, dim])`` (normalised space): values to keep exactly
+        where the mask is 1 (editing; replace-style inpainting through every step, final one included).
+        """
 
     @abstractmethod
     def join(self, windows: Tensor, frames: int, blend_fn: BlendFn | None = None) -> Tensor:
@@ -384,11 +389,25 @@ class OverlapStitch(LongFormStrategy):
         device: torch.device | str | None = None,
         progress: bool = False,
         window_cond: Mapping[str, Tensor] | None = None,
+        keep: tuple[Tensor, Tensor] | None = None,
     ) -> Tensor:
         plan = self.plan(frames, window)
         cond = window_conditions(frame_cond, static_cond, plan, window_cond)
         if device is not None:
             cond = {key: value.to(device) for key, value in cond.items()}
+        constraint = None
+        if keep is not None:
+            mask, value = keep
+            if mask.shape != (frames, dim) or value.shape != (frames, dim):
+                raise A2AError(
+                    f"keep mask {tuple(mask.shape)} and value {tuple(value.shape)} must be [frames, dim] = "
+                    f"[{frames}, {dim}]"
+                )
+            # Windows read the same sequence, so their overlaps agree on what is kept.
+            constraint = Constraint(
+                slice_windows(mask.float(), plan, pad="zeros"),
+                slice_windows(value.float(), plan, pad="zeros"),
+            )
         if guidance is None:
             guide = None
         elif len(plan) > 1 and self.ramp_guidance:
@@ -402,6 +421,7 @@ class OverlapStitch(LongFormStrategy):
             schedule=schedule,
             generator=generator,
             guidance=guide,
+            constraint=constraint,
             progress=progress,
             device=device,
         )

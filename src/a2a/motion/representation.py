@@ -116,6 +116,11 @@ class MotionRepresentation(ABC):
     def motion_from_stitch(self, s: torch.Tensor, fps: float) -> Motion:
         """Stitch-space channels ``[N, C]`` → :class:`Motion`."""
 
+    def channel_mask(self, joints: tuple[str, ...] | None, root: bool) -> np.ndarray:
+        """``[dim]`` bool: the channels that carry ``joints`` (``None``: all) and, with ``root``, the root's
+        translation — what joint-wise editing keeps (:mod:`a2a.editing`)."""
+        raise MotionFormatError(f"{type(self).__name__} does not support joint-wise editing")
+
 
 class EdgeRepresentation(MotionRepresentation):
     """Encode a :class:`Motion` into EDGE's 151 channels and decode them back.
@@ -237,6 +242,26 @@ class EdgeRepresentation(MotionRepresentation):
         qb = b[:, 3:].reshape(len(b), -1, 4)
         q = quaternion_slerp(qa, qb, w[:, None].expand(-1, qa.shape[1]))
         return torch.cat([lin, q.reshape(len(a), -1)], dim=-1)
+
+    def channel_mask(self, joints: tuple[str, ...] | None, root: bool) -> np.ndarray:
+        """Channels of ``joints`` (their 6D rotations) and, with ``root``, the root translation and the foot
+        contacts (which belong to the legs' motion)."""
+        mask = np.zeros(self.dim, dtype=bool)
+        if joints is None:
+            mask[:] = True
+            return mask
+        names = self.skeleton.names
+        for name in joints:
+            if name not in names:
+                raise MotionFormatError(
+                    f"joint {name!r} is not in the SMPL-24 rig (known: {', '.join(names)})"
+                )
+            j = names.index(name)
+            mask[ROTATIONS.start + 6 * j : ROTATIONS.start + 6 * j + 6] = True
+        if root:
+            mask[CONTACTS] = True
+            mask[ROOT] = True
+        return mask
 
     def motion_from_stitch(self, s: torch.Tensor, fps: float) -> Motion:
         """``[N, 99]`` (root, quaternions) → :class:`Motion`."""
