@@ -225,7 +225,7 @@ def test_loading_refuses_other_files(encoder_and_data, tmp_path):
 
 
 def test_training_needs_two_windows():
-    with pytest.raises(A2AError, match="needs at least 2 training windows, got 1"):
+    with pytest.raises(A2AError, match=r"needs at least 2 training windows of 16 frames, got 1 \(a clip"):
         train_fgd_encoder([np.zeros((16, 3, 3))], FPS, window=16, steps=1, **TINY)
 
 
@@ -240,9 +240,9 @@ def test_style_classifier_beats_chance_on_held_out_clips():
         train_clips, train_styles, FPS, window=16, steps=80, lr=2e-3, batch_size=32, seed=0, **TINY
     )
     assert classifier.styles == sorted(STYLES)
-    per_clip = [classifier.windows(clip) for clip in test_clips]
-    labels = np.repeat(test_styles, [len(w) for w in per_clip])
-    windows = np.concatenate(per_clip)
+    windows = classifier.windows(test_clips)
+    labels = np.repeat(test_styles, [classifier.spec.count(len(clip)) for clip in test_clips])
+    assert len(labels) == len(windows) == 15 * 10  # 90 frames → 10 windows of 16 at stride 8
     score = style_accuracy(classifier, windows, labels)
     assert score > 0.6, score  # chance: 1/3
     ids = classifier.label_ids(labels)

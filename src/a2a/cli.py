@@ -140,7 +140,7 @@ def _cmd_train_fgd_encoder(args: argparse.Namespace) -> int:
         root=args.root,
         steps=args.steps,
         batch_size=args.batch_size,
-        lr=args.lr if args.lr is not None else 5e-4,
+        lr=args.lr,
         latent=args.latent,
         channels=args.channels,
         hidden=args.hidden,
@@ -174,14 +174,13 @@ def _cmd_train_style_classifier(args: argparse.Namespace) -> int:
         root=args.root,
         steps=args.steps,
         batch_size=args.batch_size,
-        lr=args.lr if args.lr is not None else 1e-3,
+        lr=args.lr,
         channels=args.channels,
         hidden=args.hidden,
         seed=args.seed,
     )
-    per_clip = [classifier.windows(clip) for clip in data.clips]
-    labels = np.repeat(data.styles, [len(windows) for windows in per_clip])
-    windows = np.concatenate(per_clip)
+    windows = classifier.windows(data.clips)
+    labels = np.repeat(data.styles, [classifier.spec.count(len(clip)) for clip in data.clips])
     out = classifier.save(args.out)
     print(
         f"wrote {out}: style classifier for {classifier.spec.describe()}, styles "
@@ -202,7 +201,7 @@ def _root_joint(value: str) -> int | None:
         raise argparse.ArgumentTypeError(f"expected a joint index or 'none', got {value!r}") from None
 
 
-def _add_window_net_parser(sub, name: str, help_text: str, steps: int, lr: str) -> argparse.ArgumentParser:
+def _add_window_net_parser(sub, name: str, help_text: str, steps: int, lr: float) -> argparse.ArgumentParser:
     parser = sub.add_parser(name, help=help_text, description=help_text)
     parser.add_argument(
         "data", type=Path, help="folder of .npz clips (or one .npz) with joints [N, J, 3] and fps"
@@ -215,7 +214,7 @@ def _add_window_net_parser(sub, name: str, help_text: str, steps: int, lr: str) 
     )
     parser.add_argument("--steps", type=int, default=steps, help=f"Adam steps (default {steps})")
     parser.add_argument("--batch-size", type=int, default=64, help="windows per step (default 64)")
-    parser.add_argument("--lr", type=float, default=None, help=f"learning rate (default {lr})")
+    parser.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr:g})")
     parser.add_argument("--channels", type=int, default=32, help="conv channels (default 32)")
     parser.add_argument("--hidden", type=int, default=128, help="MLP width (default 128)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -366,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train-fgd-encoder",
         "train the FGD motion autoencoder on a training split (GENEA protocol)",
         steps=4000,
-        lr="5e-4",
+        lr=5e-4,
     )
     fgd.add_argument("--latent", type=int, default=32, help="latent features (default 32)")
     fgd.set_defaults(handler=_cmd_train_fgd_encoder)
@@ -375,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train-style-classifier",
         "train the style classifier behind style accuracy (each .npz also holds a style string)",
         steps=2000,
-        lr="1e-3",
+        lr=1e-3,
     )
     style.set_defaults(handler=_cmd_train_style_classifier)
 

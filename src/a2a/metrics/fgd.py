@@ -1,12 +1,14 @@
 """Fréchet Gesture Distance (Yoon et al. 2020; the GENEA challenges' FGD) and latent-feature diversity.
 
-Protocol (GENEA ``genea_numerical_evaluations/FGD``, from Yoon et al.'s ``Gesture-Generation-from-
-Trimodal-Context``), with a2a's choices stated:
+Protocol (GENEA 2020's ``Svito-zar/genea_numerical_evaluations``, ``FGD/train_AE.py`` and
+``FGD/embedding_space_evaluator.py``, built on Yoon et al.'s ``Gesture-Generation-from-Trimodal-Context``),
+with a2a's choices stated:
 
 1. **Windows.** Clips of joint positions ``[N, J, 3]`` (root-relative per frame, see
    :class:`~a2a.metrics.motion_windows.WindowSpec`) are cut into ``window``-frame windows every
-   ``stride`` frames (defaults: 34 frames, Yoon et al.'s, and ``window // 2``, GENEA's), normalised by the
-   per-coordinate mean/std of the training windows.
+   ``stride`` frames (defaults: 34 frames, Yoon et al.'s; GENEA 2020 ran 30, 60 and 90; stride
+   ``window // 2``, GENEA's), normalised by the per-coordinate mean/std of the training windows (GENEA:
+   fixed mean/std vectors of the Trinity data's 14 joints).
 2. **Autoencoder.** A temporal-conv encoder/decoder (:mod:`a2a.metrics.window_nets`) trained on the
    training split of the dataset being evaluated, with GENEA's loss — L1 reconstruction plus L1 of the
    frame-to-frame differences — and optimiser: Adam, lr 5e-4, betas (0.5, 0.999), batch 64. GENEA trains
@@ -15,8 +17,10 @@ Trimodal-Context``), with a2a's choices stated:
 3. **FGD** = Fréchet distance between Gaussians fitted to the encoder's latent vectors (``latent``,
    default 32) of real and of generated windows: :func:`a2a.metrics.dance.fid`, the formula GENEA copies
    from pytorch-fid (GENEA: 1e-6 added to the diagonals when ``sqrtm`` fails, where ``dance.fid`` adds 1e-5;
-   both keep the real part). Like every Fréchet distance it is biased upwards for few windows and is
-   rank-deficient with fewer windows than latent dimensions: compare FGDs only at equal window counts.
+   both keep the real part). GENEA also prints the distance on the raw flattened windows; a2a does not
+   (a 75-joint, 34-frame window has 7,650 dimensions, more than most test sets have windows). Like every
+   Fréchet distance FGD is biased upwards for few windows and is rank-deficient with fewer windows than
+   latent dimensions: compare FGDs only at equal window counts.
 
 **Diversity** (:func:`diversity`, re-exported from :mod:`a2a.metrics.dance`): the mean pairwise Euclidean
 distance between the latent vectors of the generated windows (all pairs, windows of the same clip
@@ -48,15 +52,15 @@ __all__ = [
     "DEFAULT_WINDOW",
     "FGDEncoder",
     "MotionAutoencoder",
+    "autoencoder_loss",
     "diversity",
     "fgd",
     "load_fgd_encoder",
-    "reconstruction_loss",
     "train_fgd_encoder",
 ]
 
 DEFAULT_WINDOW = 34
-"""Frames per FGD window (Yoon et al. 2020; GENEA 2020 used 30/60/90 at 20 fps)."""
+"""Frames per FGD window (Yoon et al. 2020; GENEA 2020 reported 30, 60 and 90)."""
 
 GENEA_LR = 5e-4
 GENEA_BETAS = (0.5, 0.999)
@@ -76,7 +80,7 @@ class MotionAutoencoder(nn.Module):
         return latent, self.decoder(latent)
 
 
-def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def autoencoder_loss(recon: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """GENEA's autoencoder loss, averaged over the batch: ``mean|x̂ − x| + mean|Δx̂ − Δx|`` (Δ over frames).
 
     Args:
@@ -115,7 +119,7 @@ class FGDEncoder(WindowNet):
         Returns:
             ``[K, latent]`` float64.
         """
-        return self.apply(self.net.encoder, self.inputs(windows), self.latent)
+        return self.run(self.net.encoder, self.inputs(windows), self.latent)
 
     def features(self, clips: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
         """:meth:`encode` of the windows of one clip ``[N, J, 3]`` or several: ``[ΣK_i, latent]``."""
@@ -123,12 +127,12 @@ class FGDEncoder(WindowNet):
 
     @torch.no_grad()
     def reconstruction_loss(self, windows: np.ndarray) -> float:
-        """:func:`reconstruction_loss` over windows ``[K, W, J, 3]`` (normalised units), eval mode."""
+        """:func:`autoencoder_loss` over windows ``[K, W, J, 3]`` (normalised units), eval mode."""
         inputs = self.inputs(windows)
         if len(inputs) == 0:
             raise A2AError(f"{self.source}: no windows to reconstruct")
         self.net.eval()
-        return float(reconstruction_loss(self.net(inputs)[1], inputs))
+        return float(autoencoder_loss(self.net(inputs)[1], inputs))
 
 
 def train_fgd_encoder(
@@ -170,7 +174,7 @@ def train_fgd_encoder(
     if not clips:
         raise A2AError("train_fgd_encoder: no clips given")
     num_joints = validate_joints(clips[0], min_frames=1, what="clips[0]").shape[1]
-    spec = WindowSpec(num_joints, window, stride or max(1, window // 2), validate_fps(fps), root)
+    spec = WindowSpec(num_joints, window, window // 2 if stride is None else stride, validate_fps(fps), root)
     windows = spec.cut_all(clips)
     size = sizes(channels=channels, hidden=hidden, latent=latent)
     encoder = FGDEncoder.for_training(windows, spec, size, seed=seed)
@@ -178,7 +182,7 @@ def train_fgd_encoder(
 
     def loss_of(batch: torch.Tensor) -> torch.Tensor:
         target = inputs[batch]
-        return reconstruction_loss(encoder.net(target)[1], target)
+        return autoencoder_loss(encoder.net(target)[1], target)
 
     fit(
         encoder.net,

@@ -48,8 +48,8 @@ class WindowSpec:
 
     Attributes:
         num_joints: ``J`` of every clip.
-        window: frames per window (GENEA FGD: 30/60/90 frames at 30 fps for 2020, 34 frames in Yoon et
-            al. 2020; ≥ :data:`MIN_WINDOW`).
+        window: frames per window (GENEA 2020's FGD: 30, 60 or 90; Yoon et al. 2020: 34;
+            ≥ :data:`MIN_WINDOW`).
         stride: frames between window starts (GENEA: ``window // 2``).
         fps: frame rate of the clips; a window means a duration only at this rate.
         root: joint whose position is subtracted from every joint, per frame (``None``: keep world
@@ -100,6 +100,10 @@ class WindowSpec:
         if problems:
             raise A2AError(f"{verb} {self.describe()}, got {', '.join(problems)}")
 
+    def count(self, num_frames: int) -> int:
+        """Windows :meth:`cut` makes of a clip of ``num_frames`` frames."""
+        return len(window_starts(num_frames, self.window, self.stride))
+
     def cut(self, joints: np.ndarray) -> np.ndarray:
         """Windows of one clip.
 
@@ -142,7 +146,8 @@ def window_statistics(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ``(mean [J·3], std [J·3])`` float32, over all windows and frames; the std floored at
         :data:`STD_FLOOR_FRACTION` × its maximum (1 if every coordinate is constant).
     """
-    flat = np.asarray(windows, dtype=np.float64).reshape(-1, windows.shape[2] * 3)
+    array = np.asarray(windows, dtype=np.float64)
+    flat = array.reshape(-1, array.shape[2] * 3)
     mean = flat.mean(axis=0)
     std = flat.std(axis=0)
     peak = std.max()

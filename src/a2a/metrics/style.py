@@ -80,7 +80,7 @@ class StyleClassifier(WindowNet):
 
     def logits(self, windows: np.ndarray) -> np.ndarray:
         """``[K, styles]`` float64 logits of windows ``[K, W, J, 3]``."""
-        return self.apply(self.net, self.inputs(windows), len(self.labels))
+        return self.run(self.net, self.inputs(windows), len(self.labels))
 
     def predict(self, windows: np.ndarray) -> np.ndarray:
         """``[K]`` predicted class ids of windows ``[K, W, J, 3]``."""
@@ -125,13 +125,10 @@ def train_style_classifier(
     if len(styles) != len(clips):
         raise A2AError(f"train_style_classifier: {len(clips)} clips but {len(styles)} styles")
     num_joints = validate_joints(clips[0], min_frames=1, what="clips[0]").shape[1]
-    spec = WindowSpec(num_joints, window, stride or max(1, window // 2), validate_fps(fps), root)
+    spec = WindowSpec(num_joints, window, window // 2 if stride is None else stride, validate_fps(fps), root)
     names = sorted({str(style) for style in styles})
-    per_clip = [spec.cut(clip) for clip in clips]
-    windows = np.concatenate(per_clip)
-    labels = np.concatenate(
-        [np.full(len(w), names.index(str(s))) for w, s in zip(per_clip, styles, strict=True)]
-    )
+    windows = spec.cut_all(clips)
+    labels = np.repeat([names.index(str(s)) for s in styles], [spec.count(len(clip)) for clip in clips])
     classifier = StyleClassifier.for_training(
         windows, spec, sizes(channels=channels, hidden=hidden), labels=names, seed=seed
     )

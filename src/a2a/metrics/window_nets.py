@@ -1,7 +1,7 @@
 """Small temporal-conv networks over motion windows, shared by the FGD autoencoder and the style classifier.
 
 The layout follows the embedding net of Yoon et al. 2020 (``Gesture-Generation-from-Trimodal-Context``,
-reused by the GENEA numerical evaluations for FGD): an encoder of three 1-D convolutions over time
+reused by GENEA's ``genea_numerical_evaluations`` for FGD): an encoder of three 1-D convolutions over time
 (kernel 3, 3, and 4 with stride 2; BatchNorm; LeakyReLU 0.2) and a fourth 3-frame convolution, flattened
 into an MLP; a decoder that maps a latent vector to ``[4, W]`` and refines it with two transposed and two
 plain 3-frame convolutions. Differences from the reference, on purpose: the window length is free (the
@@ -138,25 +138,20 @@ def fit(
     betas: tuple[float, float],
     seed: int,
     what: str,
-) -> list[float]:
+) -> None:
     """Adam on shuffled mini-batches of window indices; the same seed gives the same weights.
 
     Args:
         net: the network, already built (its initial weights decide the start).
         loss_of: indices ``[B]`` of a batch → scalar loss.
-        count: number of training windows (≥ 2: BatchNorm needs two samples).
+        count: number of training windows (≥ 2, checked by :meth:`WindowNet.for_training`).
         steps: optimiser steps (0: no training).
         batch_size: windows per step (capped at ``count``); each epoch is a fresh permutation, and a tail
             shorter than a batch is skipped.
         lr, betas: Adam's.
         seed: seed of the shuffling generator.
-        what: name used in progress lines.
-
-    Returns:
-        The loss of every step.
+        what: name used in the progress lines (logged at INFO every tenth of the steps).
     """
-    if count < 2:
-        raise A2AError(f"{what}: needs at least 2 training windows, got {count}")
     if steps < 0 or batch_size < 2:
         raise A2AError(f"{what}: steps must be ≥ 0 and batch_size ≥ 2, got {steps} and {batch_size}")
     size = min(batch_size, count)
@@ -164,7 +159,7 @@ def fit(
     optimiser = torch.optim.Adam(net.parameters(), lr=lr, betas=betas)
     order = torch.empty(0, dtype=torch.long)
     position = 0
-    losses: list[float] = []
+    recent: list[float] = []
     report_every = max(1, steps // 10)
     net.train()
     for step in range(steps):
@@ -175,12 +170,11 @@ def fit(
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
-        losses.append(float(loss.detach()))
+        recent.append(float(loss.detach()))
         if (step + 1) % report_every == 0:
-            recent = losses[-report_every:]
             log.info("%s: step %d/%d, loss %.4f", what, step + 1, steps, sum(recent) / len(recent))
+            recent.clear()
     net.eval()
-    return losses
 
 
 def _seeded(seed: int, build: Callable[[], nn.Module]) -> nn.Module:
@@ -248,7 +242,16 @@ class WindowNet:
     def for_training(
         cls, windows: np.ndarray, spec: WindowSpec, size: NetSize, labels: Sequence[str] = (), seed: int = 0
     ) -> Self:
-        """A fresh network whose input statistics come from ``windows`` ``[K, W, J, 3]``."""
+        """A fresh network whose input statistics come from ``windows`` ``[K, W, J, 3]``.
+
+        Raises:
+            A2AError: fewer than 2 windows (BatchNorm needs two samples per batch).
+        """
+        if len(windows) < 2:
+            raise A2AError(
+                f"needs at least 2 training windows of {spec.window} frames, got {len(windows)} (a clip "
+                "shorter than a window gives none)"
+            )
         mean, std = window_statistics(windows)
         return cls(spec, size, mean, std, labels=labels, seed=seed)
 
@@ -280,9 +283,7 @@ class WindowNet:
         return (flat - self.mean) / self.std
 
     @torch.no_grad()
-    def apply(
-        self, module: nn.Module, inputs: torch.Tensor, out_dim: int, batch_size: int = 512
-    ) -> np.ndarray:
+    def run(self, module: nn.Module, inputs: torch.Tensor, out_dim: int, batch_size: int = 512) -> np.ndarray:
         """``module`` over ``inputs`` in eval mode and batches: ``[K, out_dim]`` float64."""
         self.net.eval()
         parts = [module(inputs[i : i + batch_size]) for i in range(0, len(inputs), batch_size)]
