@@ -20,13 +20,15 @@ PantoMatrix, which most speech-to-gesture papers report as "BC"):
 - **Score** (BEAT/EMAGE ``GAHR``, direction ``"onsets"``): for each joint,
   ``BC_j = (1/|A|) Σ_{a ∈ A} exp(−min_{b ∈ B_j} (a − b)² / (2σ²))`` over the onsets ``A`` and the joint's
   motion beats ``B_j`` in seconds, with σ = 0.3 s; ``BC`` = mean of ``BC_j`` over the joints scored
-  (EMAGE: 13 upper-body SMPL-X joints, spine to wrists; BEAT 2022: the right wrist's rotation channels).
+  (EMAGE: 13 upper-body SMPL-X joints — spine, neck, head, collars, shoulders, elbows, wrists; BEAT 2022:
+  the right wrist's Euler-angle channels only).
   A joint without motion beats scores 0. Direction ``"motion"`` averages over the motion beats instead
   (``(1/|B_j|) Σ_{b} exp(−min_a (b − a)²/(2σ²))``), which never penalises onsets without a gesture.
 
 Onsets outside the motion's time span (``0 .. (T−1)/fps``) are dropped, since each reference cuts the audio
 to the motion. EMAGE also skips the first and last 2 s of each clip (``align_mask = 60`` frames at 30 fps):
-crop ``joints`` and shift the onsets yourself to reproduce that.
+crop ``joints`` and shift the onsets yourself to reproduce that. Its dataset BC is the mean of the clips'
+BCs weighted by their scored frame counts.
 """
 
 from __future__ import annotations
