@@ -66,9 +66,7 @@ def main() -> None:
     zeggs_windows = ZEGGS_MINUTES * 60 * FPS / encoder.spec.stride
     genea_steps = 10 * zeggs_windows / 64
     per_step = fgd_seconds / args.steps
-    print(
-        f"CPU, {torch.get_num_threads()} threads; {JOINTS} joints at {FPS:g} fps, {encoder.spec.describe()}"
-    )
+    print(f"CPU, torch threads={torch.get_num_threads()}; {encoder.spec.describe()}")
     print(
         f"FGD autoencoder ({parameter_count(encoder.net):,} parameters): {args.steps} steps in "
         f"{fgd_seconds:.2f} s = {1e3 * per_step:.1f} ms/step (batch 64); GENEA's 10 epochs on ZEGGS "
