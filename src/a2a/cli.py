@@ -171,6 +171,101 @@ def _cmd_convert_dsg(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_fgd_encoder(args: argparse.Namespace) -> int:
+    from a2a.metrics.fgd import train_fgd_encoder  # imports torch: only when asked
+    from a2a.metrics.motion_windows import read_joint_clips
+    from a2a.metrics.window_nets import parameter_count
+
+    data = read_joint_clips(args.data)
+    encoder = train_fgd_encoder(
+        data.clips,
+        data.fps,
+        window=args.window,
+        stride=args.stride,
+        root=args.root,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        latent=args.latent,
+        channels=args.channels,
+        hidden=args.hidden,
+        seed=args.seed,
+    )
+    windows = encoder.windows(data.clips)
+    out = encoder.save(args.out)
+    print(
+        f"wrote {out}: FGD encoder for {encoder.spec.describe()}, {len(windows)} windows from "
+        f"{len(data.clips)} clips, {args.steps} steps, reconstruction loss "
+        f"{encoder.reconstruction_loss(windows):.4f}, {parameter_count(encoder.net):,} parameters"
+    )
+    return 0
+
+
+def _cmd_train_style_classifier(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from a2a.metrics.motion_windows import read_joint_clips
+    from a2a.metrics.style import style_accuracy, train_style_classifier  # imports torch: only when asked
+    from a2a.metrics.window_nets import parameter_count
+
+    data = read_joint_clips(args.data, need_style=True)
+    assert data.styles is not None
+    classifier = train_style_classifier(
+        data.clips,
+        data.styles,
+        data.fps,
+        window=args.window,
+        stride=args.stride,
+        root=args.root,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        channels=args.channels,
+        hidden=args.hidden,
+        seed=args.seed,
+    )
+    windows = classifier.windows(data.clips)
+    labels = np.repeat(data.styles, [classifier.spec.count(len(clip)) for clip in data.clips])
+    out = classifier.save(args.out)
+    print(
+        f"wrote {out}: style classifier for {classifier.spec.describe()}, styles "
+        f"{', '.join(classifier.styles)}, {len(windows)} windows from {len(data.clips)} clips, {args.steps} "
+        f"steps, training accuracy {style_accuracy(classifier, windows, labels):.3f}, "
+        f"{parameter_count(classifier.net):,} parameters"
+    )
+    return 0
+
+
+def _root_joint(value: str) -> int | None:
+    """``--root``: a joint index, or ``none`` for world positions."""
+    if value.lower() == "none":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a joint index or 'none', got {value!r}") from None
+
+
+def _add_window_net_parser(sub, name: str, help_text: str, steps: int, lr: float) -> argparse.ArgumentParser:
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    parser.add_argument(
+        "data", type=Path, help="folder of .npz clips (or one .npz) with joints [N, J, 3] and fps"
+    )
+    parser.add_argument("out", type=Path, help="output file (.pt, weights only)")
+    parser.add_argument("--window", type=int, default=34, help="frames per window (default 34)")
+    parser.add_argument("--stride", type=int, default=None, help="frames between windows (default window/2)")
+    parser.add_argument(
+        "--root", type=_root_joint, default=0, help="joint subtracted per frame, or 'none' (default 0)"
+    )
+    parser.add_argument("--steps", type=int, default=steps, help=f"Adam steps (default {steps})")
+    parser.add_argument("--batch-size", type=int, default=64, help="windows per step (default 64)")
+    parser.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr:g})")
+    parser.add_argument("--channels", type=int, default=32, help="conv channels (default 32)")
+    parser.add_argument("--hidden", type=int, default=128, help="MLP width (default 128)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    return parser
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from a2a.motion import SMPL24, Motion
     from a2a.motion.bvh import write_bvh, write_rig_bvh
@@ -348,6 +443,24 @@ def build_parser() -> argparse.ArgumentParser:
     convert_dsg.add_argument("--local-window", type=int, default=11, help="local-attention window (DSG: 11)")
     convert_dsg.add_argument("--seq-len", type=int, default=88, help="training window in frames (DSG: 88)")
     convert_dsg.set_defaults(handler=_cmd_convert_dsg)
+
+    fgd = _add_window_net_parser(
+        sub,
+        "train-fgd-encoder",
+        "train the FGD motion autoencoder on a training split (GENEA protocol)",
+        steps=4000,
+        lr=5e-4,
+    )
+    fgd.add_argument("--latent", type=int, default=32, help="latent features (default 32)")
+    fgd.set_defaults(handler=_cmd_train_fgd_encoder)
+    style = _add_window_net_parser(
+        sub,
+        "train-style-classifier",
+        "train the style classifier behind style accuracy (each .npz also holds a style string)",
+        steps=2000,
+        lr=1e-3,
+    )
+    style.set_defaults(handler=_cmd_train_style_classifier)
 
     render = sub.add_parser("render", help="stick-figure video (.mp4 with audio via ffmpeg, else .gif)")
     render.add_argument(
