@@ -91,11 +91,12 @@ def test_tiny_conversion_end_to_end(tiny_source, tmp_path):
     assert hparams["schedule"] == {
         "_target_": "a2a.diffusion.CosineSchedule",
         "num_steps": 1000,
-        "s": 0.008,
-        "max_beta": 0.999,
         "prediction": "x0",
         "clip_x0": False,
     }
+    assert hparams["longform"] == {"_target_": "a2a.diffusion.SeededContinuation", "n_seed": 2}
+    assert hparams["features"]["extractor"]["_target_"] == "a2a.audio.PretrainedAudioFeatures"
+    assert ckpt["a2a"]["vocabularies"] == {"style": ["style0", "style1", "style2"]}
     assert hparams["sampler"]["_target_"] == "a2a.diffusion.DDPMSampler"
     assert (hparams["fps"], hparams["window"], hparams["conditions"]) == (
         20.0,
@@ -263,7 +264,7 @@ def test_bad_files_and_settings_are_named(tiny_source, tmp_path):
 
 
 def test_hyper_parameters_build_with_the_checkpoint_rules():
-    hparams = dsg_hyper_parameters(
+    hparams, styles = dsg_hyper_parameters(
         {
             "nfeats": 13,
             "latent_dim": 32,
@@ -282,6 +283,7 @@ def test_hyper_parameters_build_with_the_checkpoint_rules():
         window=44,
     )
     assert build(hparams["denoiser"], "denoiser", "test").latent_dim == 32
+    assert styles == ["Happy", "Sad", "Neutral", "Old", "Angry", "Relaxed"]
     assert repr(build(hparams["sampler"], "sampler", "test")) == "DDPMSampler(cap_guidance_below=0.0)"
 
 
@@ -297,3 +299,28 @@ def test_cli_converts_and_reports_errors_in_one_line(tiny_source, tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert err.startswith("a2a convert-dsg: error: ") and "nope.pt: no such DSG checkpoint file" in err
     assert len(err.splitlines()) == 1
+
+
+def test_converted_model_generates_once_its_wavlm_is_given(tmp_path):
+    """The converted file names WavLM-Large without carrying it: it loads, explains what is missing, and
+    generates from audio once features_path points at a WavLM folder of the right width."""
+    import a2a
+    from a2a.audio.wavlm_tiny import tiny_wavlm_dir
+    from a2a.errors import A2AError
+
+    # a tiny MDM on the real ZEGGS rig (1141 channels), so its output decodes into motion
+    sd = original_state_dict(**{**TINY, "nfeats": 1141, "style_dim": 6}, seed=5)
+    torch.save(sd, tmp_path / "model.pt")
+    _, _, mean_path, std_path = statistics(tmp_path, 1141)
+    out = convert_dsg_checkpoint(
+        tmp_path / "model.pt", tmp_path / "dsg.ckpt", mean=mean_path, std=std_path, num_heads=2, seq_len=44
+    )
+    wave = (0.2 * np.sin(np.linspace(0, 3000, 16000 * 3))).astype(np.float32)
+    gen = a2a.load(out)
+    assert gen.styles == ["Happy", "Sad", "Neutral", "Old", "Angry", "Relaxed"]
+    with pytest.raises(A2AError, match=r"audio features .* not available .*features_path=DIR"):
+        gen.generate(wave, sr=16000, style="Old")
+    assert gen.generate_features(np.zeros((50, 16), np.float32), style="Old")[0].num_frames == 50
+    gen = a2a.load(out, features_path=tiny_wavlm_dir(tmp_path / "cache", 0))
+    motion = gen.generate(wave, sr=16000, seed=0, style="Angry")
+    assert motion.num_frames == 60 and np.isfinite(motion.poses).all()

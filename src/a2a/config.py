@@ -83,6 +83,8 @@ def _config_subdir(ckpt_path: str | None, stamp: str) -> str:
 def register_resolvers() -> None:
     if not OmegaConf.has_resolver("a2a.frames"):
         OmegaConf.register_new_resolver("a2a.frames", _frames)
+    if not OmegaConf.has_resolver("a2a.len"):
+        OmegaConf.register_new_resolver("a2a.len", lambda items: len(items))
     if not OmegaConf.has_resolver("a2a.dim"):
         OmegaConf.register_new_resolver("a2a.dim", _representation_dim)
     if not OmegaConf.has_resolver("a2a.run_dir"):

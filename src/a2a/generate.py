@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +29,9 @@ from a2a.audio.decode import load_audio
 from a2a.audio.features import check_windowing, extract_slices, file_params
 from a2a.checkpoint import build, denoiser_weights, read_checkpoint
 from a2a.data.naming import tempo_from_name
-from a2a.diffusion import LongFormStrategy
+from a2a.diffusion import ConditionMix, LongFormStrategy
 from a2a.editing import Edit
-from a2a.errors import A2AError, CheckpointError
+from a2a.errors import A2AError, AudioError, CheckpointError
 from a2a.motion.motion import Motion
 from a2a.motion.normalizer import Normalizer, normalizer_from_state_dict
 from a2a.motion.rotations import axis_angle_to_quaternion, quaternion_mean, quaternion_to_axis_angle
@@ -62,6 +63,7 @@ class Generator:
         *,
         sampler_config: dict,
         guidance_weight: float | dict[str, float],
+        vocabularies: dict[str, list[str]] | None = None,
         fps: float,
         window: int,
         info: dict[str, Any],
@@ -77,6 +79,7 @@ class Generator:
         self.windowing = check_windowing(str(info.get("windowing", "per_song")))
         self.sampler_config = sampler_config
         self.guidance_weight = guidance_weight
+        self.vocabularies = dict(vocabularies or {})
         self.fps = float(fps)
         self.window = int(window)
         self.info = info
@@ -99,13 +102,16 @@ class Generator:
         on its own, EDGE's way; the windows are the long-form strategy's, ``longform`` replacing it).
         """
         if self.features is None:
-            # e.g. converted EDGE Jukebox weights without the Jukebox weights configured.
+            # e.g. converted EDGE/DSG weights without the Jukebox/WavLM weights configured.
             dim = self.info["feature_dim"]
             name = self.info.get("features_name") or f"{dim}-d"
+            reason = self.info.get("features_error")
             raise A2AError(
-                f"{self.info['path']}: this model's audio features ({name}) are not available, so it "
-                f"cannot generate from audio; compute them elsewhere and pass them to "
-                f"Generator.generate_features(features) ([N, {dim}] at {self.fps:g} fps, or per window)"
+                f"{self.info['path']}: this model's audio features ({name}) are not available"
+                + (f" ({reason})" if reason else "")
+                + "; give their weights with features_path=DIR (a2a generate --features-path DIR), or "
+                f"compute the features elsewhere and pass them to Generator.generate_features(features) "
+                f"([N, {dim}] at {self.fps:g} fps, or per window)"
             )
         start = time.perf_counter()
         wave, rate = load_audio(audio, source_sr=sr)
@@ -157,6 +163,8 @@ class Generator:
         longform: dict | None = None,
         frames: int | None = None,
         edit: Edit | None = None,
+        style: str | Sequence[str] | None = None,
+        style_mix: float | None = None,
         progress: bool = False,
     ) -> list[Motion]:
         """Motions for features ``[N, F]`` (per frame) or ``[n, window, F]`` (per window of the long-form
@@ -164,7 +172,8 @@ class Generator:
         independent draws of N frames each.
 
         ``longform`` (a ``_target_`` config) replaces the checkpoint's long-form strategy; ``edit``
-        (:mod:`a2a.editing`) keeps part of a given motion exactly and generates the rest.
+        (:mod:`a2a.editing`) keeps part of a given motion exactly and generates the rest; ``style`` and
+        ``style_mix`` choose the value of a style-like condition (see :meth:`generate`).
         """
         feats = torch.as_tensor(np.asarray(features, dtype=np.float32))
         dim = int(self.info["feature_dim"])
@@ -193,6 +202,17 @@ class Generator:
         weight = self.guidance_weight if guidance is None else guidance
         inner = self._sampler(sampler, steps, eta)
         keep = None if edit is None else self._keep(edit, int(frames))
+        static_cond, denoiser = self._categorical(style, style_mix)
+        missing = [
+            key
+            for key in self.consumed
+            if key not in (*frame_cond, *window_cond, *static_cond, *strategy.provides)
+        ]
+        if missing:
+            raise A2AError(
+                f"{self.info.get('model', 'the model')} needs condition(s) {', '.join(missing)}, which "
+                f"{strategy!r} does not provide; use the checkpoint's long-form strategy"
+            )
         generator = torch.Generator(device="cpu")
         if seed is None:
             generator.seed()
@@ -202,12 +222,12 @@ class Generator:
         for _ in range(samples):
             windows = strategy.sample(
                 inner,
-                self.denoiser,
+                denoiser,
                 frames=frames,
                 window=self.window,
                 dim=self.representation.dim,
                 frame_cond=frame_cond,
-                static_cond={},
+                static_cond=static_cond,
                 window_cond=window_cond,
                 keep=keep,
                 schedule=self.schedule,
@@ -217,9 +237,59 @@ class Generator:
                 progress=progress,
             )
             raw = self.normalizer.inverse(windows.detach().double().cpu())
-            joined = strategy.join(self.representation.stitch_space(raw), frames, self.representation.blend)
+            joined = strategy.join(
+                self.representation.stitch_space(raw),
+                frames,
+                self.representation.blend,
+                getattr(self.representation, "align", None),
+            )
             motions.append(self.representation.motion_from_stitch(joined, self.fps))
         return motions
+
+    @property
+    def consumed(self) -> tuple[str, ...]:
+        """The condition keys the denoiser consumes."""
+        return tuple(getattr(self.denoiser, "conditions", (AUDIO,)))
+
+    @property
+    def style_key(self) -> str | None:
+        """The categorical condition ``style=`` sets (``style`` for gestures, ``genre`` for dance), if any."""
+        keys = [key for key in self.consumed if key in self.vocabularies]
+        return keys[0] if keys else None
+
+    @property
+    def styles(self) -> list[str]:
+        """The values ``style=`` accepts, in the model's one-hot order (empty for models without one)."""
+        key = self.style_key
+        return list(self.vocabularies[key]) if key else []
+
+    def _one_hot(self, name: str) -> torch.Tensor:
+        styles = self.styles
+        if name not in styles:
+            raise A2AError(f"unknown style {name!r}; this model knows {', '.join(styles)}")
+        return torch.eye(len(styles))[styles.index(name)]
+
+    def _categorical(
+        self, style: str | Sequence[str] | None, style_mix: float | None
+    ) -> tuple[dict[str, torch.Tensor], Any]:
+        """The per-sequence condition for ``style`` and the denoiser to sample with (wrapped in a
+        :class:`~a2a.diffusion.ConditionMix` for two styles or an extrapolation)."""
+        key = self.style_key
+        if key is None:
+            if style is not None or style_mix is not None:
+                raise A2AError(f"this {self.info.get('model', 'model')} checkpoint takes no style input")
+            return {}, self.denoiser
+        names = [style] if isinstance(style, str) else list(style or [self.styles[0]])
+        if not 1 <= len(names) <= 2:
+            raise A2AError(f"style takes one style or two to mix, got {len(names)}: {names}")
+        first = self._one_hot(names[0])
+        if len(names) == 2:
+            gamma = 0.5 if style_mix is None else float(style_mix)
+            return {key: first}, ConditionMix(self.denoiser, key, self._one_hot(names[1]), gamma)
+        if style_mix is not None:
+            # γ·D(style) + (1 − γ)·D(null style): γ > 1 extrapolates away from the null style
+            return {key: first}, ConditionMix(self.denoiser, key, None, float(style_mix))
+        return {key: first}, self.denoiser
 
     def _keep(self, edit: Edit, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
         """An edit as ``(mask, value)`` ``[frames, D]`` in the model's normalised space."""
@@ -269,7 +339,8 @@ class Generator:
         reduce: str = "mean",
         longform: dict | None = None,
         edit: Edit | None = None,
-        style: Any = None,
+        style: str | Sequence[str] | None = None,
+        style_mix: float | None = None,
         timings: dict | None = None,
         progress: bool = False,
     ) -> Motion:
@@ -287,11 +358,13 @@ class Generator:
             longform: a ``_target_`` config replacing the checkpoint's long-form strategy.
             edit: keep part of a given motion exactly (joints, a prefix, or the frames around a gap;
                 :mod:`a2a.editing`) and generate the rest to fit the music.
-            style: reserved for style-conditioned models; EDGE has no style input (must be ``None``).
+            style: for models with a style-like condition (DiffuseStyleGesture's style, a dance model's
+                genre): one value (default: the first the model knows, :attr:`styles`), or two to mix.
+            style_mix: with two styles, the weight γ of the first: γ·D(first) + (1 − γ)·D(second); with
+                one, γ·D(style) + (1 − γ)·D(no style), which exaggerates the style for γ > 1.
+                Style guidance is ``guidance={"style": w}``.
             timings: optional dict that receives seconds for decode, features, sampling.
         """
-        if style is not None:
-            raise A2AError(f"this {self.info.get('model', 'model')} checkpoint takes no style input")
         if reduce not in REDUCTIONS:
             raise A2AError(f"reduce must be one of {', '.join(REDUCTIONS)}, got {reduce!r}")
         feats, frames = self.audio_features(audio, sr, timings, longform=longform)
@@ -307,6 +380,8 @@ class Generator:
             samples=samples,
             longform=longform,
             edit=edit,
+            style=style,
+            style_mix=style_mix,
             progress=progress,
         )
         motion = motions[0] if samples == 1 else combine_motions(motions, reduce)
@@ -330,12 +405,16 @@ class Generator:
         timings: dict | None = None,
         **kwargs: Any,
     ) -> str:
-        """:meth:`generate`, then the validator-exact BVH text the reference miner would send."""
-        from a2a.motion.bvh import motion_to_bvh
+        """:meth:`generate`, then BVH text: for SMPL-24 models the validator-exact BVH the reference miner
+        would send (``transform``: its placement); other rigs (gestures) in their own rig, as trained."""
+        from a2a.motion.bvh import motion_to_bvh, motion_to_rig_bvh
 
         motion = self.generate(audio, sr, seed, timings=timings, **kwargs)
         start = time.perf_counter()
-        text = motion_to_bvh(motion, transform)
+        if self.representation.validator_rig:
+            text = motion_to_bvh(motion, transform)
+        else:
+            text = motion_to_rig_bvh(motion)
         if timings is not None:
             timings["export"] = time.perf_counter() - start
         return text
@@ -353,20 +432,37 @@ def combine_motions(motions: list[Motion], reduce: str = "mean") -> Motion:
     return Motion(poses, trans, motions[0].fps)
 
 
-def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generator:
-    """Rebuild the generator of an a2a checkpoint (any model family; training checkpoint or converted)."""
+def load(
+    path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    features_path: str | os.PathLike | None = None,
+) -> Generator:
+    """Rebuild the generator of an a2a checkpoint (any model family; training checkpoint or converted).
+
+    ``features_path`` points the audio feature extractor at its weights (a WavLM-Large folder, the Jukebox
+    files) where the checkpoint cannot carry them; without it such a model still loads, and generating
+    from audio explains what is missing (``generate_features`` works).
+    """
     path = Path(path)
     ckpt = read_checkpoint(path)
     meta, hparams = ckpt["a2a"], ckpt["hyper_parameters"]
     where = f"{path}: checkpoint config"
     denoiser = build(hparams["denoiser"], "denoiser", f"{where} denoiser")
+    longform = build(hparams["longform"], "longform", f"{where} longform")
+    vocabularies = {
+        str(k): [str(v) for v in values] for k, values in (meta.get("vocabularies") or {}).items()
+    }
     consumed = tuple(getattr(denoiser, "conditions", (AUDIO,)))
     stored = list(hparams.get("conditions") or [AUDIO])
-    lacking = [key for key in consumed if key not in stored or key not in GENERATED_CONDITIONS]
+    # the generator makes audio from the request, categorical conditions from their stored values, and the
+    # long-form strategy fills in its own (a seed from the previous window)
+    producible = {*GENERATED_CONDITIONS, *vocabularies, *longform.provides}
+    lacking = [key for key in consumed if key not in stored or key not in producible]
     if lacking:
         raise CheckpointError(
             f"{path}: the denoiser {type(denoiser).__name__} consumes condition(s) {', '.join(lacking)}, "
-            f"which this checkpoint (conditions: {', '.join(stored)}) and a2a's generator cannot provide"
+            f"which this checkpoint (conditions: {', '.join(stored)}; values stored for: "
+            f"{', '.join(vocabularies) or 'none'}) and a2a's generator cannot provide"
         )
     try:
         denoiser.load_state_dict(denoiser_weights(ckpt, str(path)))
@@ -374,9 +470,14 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generat
         raise CheckpointError(f"{path}: weights do not fit the stored model config: {exc}") from None
     features_cfg = hparams["features"]
     extractor_cfg = features_cfg.get("extractor")  # None: no a2a extractor (generate_features only)
-    features = (
-        None if extractor_cfg is None else build(extractor_cfg, "features", f"{where} features.extractor")
-    )
+    if extractor_cfg is not None and features_path is not None:
+        extractor_cfg = {**extractor_cfg, "path": str(features_path)}
+    features, features_error = None, None
+    if extractor_cfg is not None:
+        try:
+            features = build(extractor_cfg, "features", f"{where} features.extractor")
+        except AudioError as exc:  # the extractor's weights are not here: say so when audio comes
+            features_error = str(exc)
     info = {
         "path": str(path),
         "model": hparams["denoiser"].get("_target_", "?").rsplit(".", 1)[-1],
@@ -388,19 +489,28 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generat
         "feature_dim": int(features_cfg["dim"]),
         "features": None if extractor_cfg is None else extractor_cfg.get("_target_"),
         "features_name": features_cfg.get("name"),
+        "features_error": features_error,
         "windowing": features_cfg.get("windowing", "per_song"),
         "epoch": ckpt.get("epoch"),
         "global_step": ckpt.get("global_step"),
     }
+    representation = build(hparams["representation"], "representation", f"{where} representation")
+    width = getattr(denoiser, "nfeats", representation.dim)
+    if width != representation.dim:
+        raise CheckpointError(
+            f"{path}: the denoiser makes {width} motion channels but the representation "
+            f"{type(representation).__name__} has {representation.dim}: its output cannot become motion"
+        )
     return Generator(
         denoiser,
         build(hparams["schedule"], "schedule", f"{where} schedule"),
-        build(hparams["representation"], "representation", f"{where} representation"),
+        representation,
         normalizer_from_state_dict(meta["normalizer"]),
         features,
         build(hparams["sampler"], "sampler", f"{where} sampler"),
-        build(hparams["longform"], "longform", f"{where} longform"),
+        longform,
         sampler_config=dict(hparams["sampler"]),
+        vocabularies=vocabularies,
         guidance_weight=hparams.get("guidance_weight", 2.0),
         fps=float(hparams["fps"]),
         window=int(hparams["window"]),

@@ -41,6 +41,7 @@ from a2a.checkpoint.dsg_names import (
     dsg_config_from_state_dict,
     dsg_state_dict_to_a2a,
 )
+from a2a.checkpoint.configs import build
 from a2a.checkpoint.foreign import load_failure, unsafe_globals
 from a2a.checkpoint.format import lightning_version, metadata, save_checkpoint
 from a2a.errors import A2AError, CheckpointError
@@ -137,29 +138,41 @@ def _read_statistic(path: Path, key: str, channels: int) -> np.ndarray:
     return values
 
 
-def dsg_hyper_parameters(denoiser: Mapping[str, Any], *, fps: float, window: int) -> dict[str, Any]:
-    """The training-module hyper-parameters a converted DSG is known to need.
+def dsg_hyper_parameters(
+    denoiser: Mapping[str, Any], *, fps: float, window: int
+) -> tuple[dict[str, Any], list[str]]:
+    """Training-module hyper-parameters of a converted DSG: ``conf/model/dsg.yaml`` composed with
+    ``conf/data/zeggs.yaml``, ``conf/features/wavlm.yaml`` (WavLM-Large, whose folder the user gives at
+    generation: ``features_path``) and ``conf/sampler/ddpm.yaml`` without EDGE's guidance cap (the released
+    ``sample.py``: ancestral DDPM over all 1000 steps), then the denoiser sizes read off the weights.
+    Also returns the styles in one-hot order (``conf/data/zeggs.yaml``: DSG's Happy, Sad, Neutral, Old,
+    Angry, Relaxed)."""
+    from omegaconf import OmegaConf
 
-    ``denoiser`` (:class:`DSGDenoiser` sizes), ``schedule`` (cosine, 1000 steps, x0 prediction, no x0
-    clipping: DSG's z-scored features are not bounded), ``sampler`` (ancestral DDPM over all 1000 steps,
-    as the released ``sample.py``), ``conditions``, ``fps`` and ``window``. Representation, features,
-    long-form strategy, loss and optimiser come from ``conf/model/dsg.yaml`` once it exists.
-    """
-    return {
-        "denoiser": {"_target_": "a2a.models.DSGDenoiser", **denoiser},
-        "schedule": {
-            "_target_": "a2a.diffusion.CosineSchedule",
-            "num_steps": 1000,
-            "s": 0.008,
-            "max_beta": 0.999,
-            "prediction": "x0",
-            "clip_x0": False,
-        },
-        "sampler": {"_target_": "a2a.diffusion.DDPMSampler", "cap_guidance_below": 0.0},
-        "conditions": list(DSG_CONDITIONS),
-        "fps": float(fps),
-        "window": int(window),
-    }
+    from a2a.config import compose_config
+
+    cfg = compose_config(
+        "train",
+        [
+            "model=dsg",
+            "data=zeggs",
+            "features=wavlm",
+            "features.path=null",
+            "sampler=ddpm",
+            "sampler.cap_guidance_below=0.0",
+            f"features.fps={fps:g}",
+            f"model.window={int(window)}",
+            "data.source=-",
+        ],
+    )
+    hparams = OmegaConf.to_container(cfg.model, resolve=True)
+    assert isinstance(hparams, dict)
+    for key in ("_target_", "_recursive_"):
+        hparams.pop(key, None)
+    hparams["denoiser"] = {**hparams["denoiser"], **denoiser}
+    hparams["longform"]["n_seed"] = hparams["denoiser"]["n_seed"]
+    hparams["features"]["dim"] = hparams["denoiser"]["audio_dim"]  # WavLM-Large: 1024
+    return hparams, [str(style) for style in cfg.data.styles]
 
 
 def _check_against_model(weights: Mapping[str, Tensor], model: DSGDenoiser, where: str) -> None:
@@ -263,7 +276,7 @@ def convert_dsg_checkpoint(
             "DSG's mean.npz and std.npz (ZEGGS processed statistics) to turn model output into motion",
             src,
         )
-    hyper_parameters = dsg_hyper_parameters(denoiser_config, fps=DSG_FPS, window=seq_len)
+    hyper_parameters, styles = dsg_hyper_parameters(denoiser_config, fps=DSG_FPS, window=seq_len)
     tensors = {k: v.detach().contiguous() for k, v in weights.items()}
     state_dict = {f"ema_denoiser.{k}": v for k, v in tensors.items()}
     state_dict.update({f"denoiser.{k}": v for k, v in tensors.items()})
@@ -274,10 +287,16 @@ def convert_dsg_checkpoint(
         "a2a": metadata(
             kind=CONVERTED_KIND,
             normalizer=normalizer,
-            representation={"name": "zeggs", "dim": sizes["nfeats"]},
+            representation=build(hyper_parameters["representation"], "representation", "dsg").config(),
             fps=DSG_FPS,
             window=seq_len,
             source=str(src),
+            # DSG's styles for the released ZEGGS model; a model of another size gets numbered styles
+            vocabularies={
+                "style": styles
+                if len(styles) == sizes["style_dim"]
+                else [f"style{i}" for i in range(sizes["style_dim"])]
+            },
         ),
     }
     return save_checkpoint(converted, out)

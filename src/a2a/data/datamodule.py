@@ -13,8 +13,8 @@ Preprocessing, per split:
 5. the normaliser is fitted on the frames of the **training** windows only and applied to every split.
 
 Batches are dicts: ``motion [B, T, D]`` (normalised float32), ``cond`` — the named conditions the data
-config declares (``data.conditions``): ``audio [B, T, F]`` float32 and/or ``genre [B]`` (long, index into
-:attr:`MotionDataModule.genres`) — ``name`` (list of sequence names), ``start`` ``[B]`` (first frame of
+config declares (``data.conditions``): ``audio [B, T, F]`` float32 and/or ``genre [B, G]`` (float one-hot
+over :attr:`MotionDataModule.genres`) — ``name (list of sequence names), ``start`` ``[B]`` (first frame of
 the window), ``genre`` (list of labels) and ``genre_id`` ``[B]`` (−1 for a label unseen in training).
 
 Unlike EDGE, contacts are computed on the whole sequence before slicing, so a window's last frame has
@@ -144,6 +144,8 @@ class WindowDataset(Dataset):
         self.names = split.names
         self.genres = split.genres
         self.genre_ids = [genre_ids.get(g, -1) for g in split.genres]
+        self.one_hot = torch.eye(len(genre_ids))
+        self.none = torch.zeros(len(genre_ids))
         self.windows = split.windows
         self.motion = [normalizer.normalize(torch.from_numpy(m)).float().contiguous() for m in split.motion]
         self.cond = [torch.from_numpy(c).float().contiguous() for c in split.cond]
@@ -157,7 +159,8 @@ class WindowDataset(Dataset):
         end = start + self.length
         available = {
             "audio": lambda: self.window_cond[index] if self.window_cond else self.cond[seq][start:end],
-            "genre": lambda: torch.tensor(self.genre_ids[seq], dtype=torch.long),
+            # one-hot over the training genres (all zeros for a genre unseen in training)
+            "genre": lambda: self.one_hot[self.genre_ids[seq]] if self.genre_ids[seq] >= 0 else self.none,
         }
         return {
             "motion": self.motion[seq][start:end],
@@ -584,6 +587,11 @@ class MotionDataModule(pl.LightningDataModule):
                 "genre labels (AIST++ names carry them; curated data needs a genre column)"
             )
         return genres
+
+    def vocabularies(self) -> dict[str, list[str]]:
+        """The values of the categorical conditions in the batches, in one-hot order (after setup); they
+        travel in checkpoints so generation can name them (``style="gHO"``)."""
+        return {"genre": list(self.genres)} if "genre" in self.conditions else {}
 
     def _window_dataset(self, prepared: PreparedSplit) -> Dataset:
         """The window dataset of one prepared split (an empty split gives an empty dataset)."""

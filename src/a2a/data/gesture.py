@@ -202,6 +202,10 @@ class GestureDataModule(MotionDataModule):
             prepared, self._fitted_normalizer(), self.window.frames, self.genres, self.n_seed, self.conditions
         )
 
+    def vocabularies(self) -> dict[str, list[str]]:
+        """``{"style": styles}`` (one-hot order) when the batches carry the style."""
+        return {"style": self.styles} if "style" in self.conditions else {}
+
     def style_one_hot(self, style: str) -> np.ndarray:
         """The one-hot ``[S]`` of ``style`` (clear error listing the known styles)."""
         if style not in self.genres:

@@ -36,6 +36,8 @@ from a2a.diffusion.schedules import NoiseSchedule
 from a2a.errors import A2AError
 
 BlendFn = Callable[[Tensor, Tensor, Tensor], Tensor]
+# align_fn(reference [C], window [W, C]) -> window moved so that its first frame continues the reference
+AlignFn = Callable[[Tensor, Tensor], Tensor]
 
 
 def _check_window_hop(window: int, hop: int) -> tuple[int, int]:
@@ -309,10 +311,16 @@ class LongFormStrategy(ABC):
         where the mask is 1 (editing; replace-style inpainting through every step, final one included).
         """
 
+    #: condition keys the strategy fills in itself (e.g. the seed frames of seeded continuation)
+    provides: tuple[str, ...] = ()
+
     @abstractmethod
-    def join(self, windows: Tensor, frames: int, blend_fn: BlendFn | None = None) -> Tensor:
+    def join(
+        self, windows: Tensor, frames: int, blend_fn: BlendFn | None = None, align_fn: AlignFn | None = None
+    ) -> Tensor:
         """Windows ``[n, window, C]`` (as returned by :meth:`sample`, mapped channel-wise by the caller)
-        → one sequence ``[frames, C]``; ``blend_fn`` cross-fades overlapping frames."""
+        → one sequence ``[frames, C]``; ``blend_fn`` cross-fades overlapping frames, ``align_fn`` (where
+        the strategy uses it) moves a window to continue from a frame of the previous one."""
 
 
 def window_conditions(
@@ -426,7 +434,9 @@ class OverlapStitch(LongFormStrategy):
             device=device,
         )
 
-    def join(self, windows: Tensor, frames: int, blend_fn: BlendFn | None = None) -> Tensor:
+    def join(
+        self, windows: Tensor, frames: int, blend_fn: BlendFn | None = None, align_fn: AlignFn | None = None
+    ) -> Tensor:
         return stitch(windows, self.hop(windows.shape[1]), total_frames=frames, blend_fn=blend_fn)
 
     def __repr__(self) -> str:
@@ -434,3 +444,125 @@ class OverlapStitch(LongFormStrategy):
             f"OverlapStitch(hop_fraction={self.hop_fraction}, ramp_guidance={self.ramp_guidance}, "
             f"constrain_final={self.constrain_final})"
         )
+
+
+class SeededContinuation(LongFormStrategy):
+    """DiffuseStyleGesture's long form: windows one after another, each conditioned on the previous
+    window's last ``n_seed`` frames (the ``seed`` condition) and starting on them, so consecutive windows
+    overlap by ``n_seed`` frames.
+
+    Better than the released sampler: the first window gets the model's learned null seed (it was trained
+    with seed dropout) instead of zeros; the overlap is cross-faded over all ``n_seed`` frames (the
+    original averages one frame); each window is moved to continue from the previous one
+    (``align_fn``: the root re-alignment); and the last, partial window is generated (its conditions
+    padded) rather than dropped, so any length works, shorter than one window included. Windows are
+    sequential by nature; several draws of one request could share them as a batch.
+
+    Args:
+        n_seed: seed frames (DSG: 8 of 88).
+        seed_key: the condition the seed frames go to.
+    """
+
+    def __init__(self, n_seed: int = 8, seed_key: str = "seed") -> None:
+        if isinstance(n_seed, bool) or int(n_seed) != n_seed or int(n_seed) < 1:
+            raise A2AError(f"longform.n_seed must be a positive whole number of frames, got {n_seed!r}")
+        self.n_seed = int(n_seed)
+        self.seed_key = str(seed_key)
+        self.provides = (self.seed_key,)
+
+    def hop(self, window: int) -> int:
+        if window <= self.n_seed:
+            raise A2AError(f"longform.n_seed={self.n_seed} leaves no new frames in a {window}-frame window")
+        return window - self.n_seed
+
+    def plan(self, frames: int, window: int) -> WindowPlan:
+        return plan_windows(frames, window, self.hop(window))
+
+    def window_starts(self, frames: int, window: int) -> list[int]:
+        return [start for start, _ in self.plan(frames, window)]
+
+    def sample(
+        self,
+        sampler: Sampler,
+        denoiser: Denoiser,
+        *,
+        frames: int,
+        window: int,
+        dim: int,
+        frame_cond: Mapping[str, Tensor],
+        static_cond: Mapping[str, Tensor],
+        schedule: NoiseSchedule,
+        guidance: GuidanceWeight,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        progress: bool = False,
+        window_cond: Mapping[str, Tensor] | None = None,
+        keep: tuple[Tensor, Tensor] | None = None,
+    ) -> Tensor:
+        if keep is not None:
+            raise A2AError("seeded continuation does not support editing constraints")
+        plan = self.plan(frames, window)
+        cond = window_conditions(frame_cond, static_cond, plan, window_cond)
+        if self.seed_key in cond:
+            raise A2AError(
+                f"condition {self.seed_key!r} is the strategy's own (the previous window's frames)"
+            )
+        windows: list[Tensor] = []
+        seed = torch.zeros(1, self.n_seed, dim, device=device)
+        for k in range(len(plan)):
+            window_cond_k = {key: value[k : k + 1].to(device) for key, value in cond.items()}
+            window_cond_k[self.seed_key] = seed
+            # the first window has no past: the model's null seed (trained with seed dropout)
+            keep_seed = torch.tensor([k > 0], device=device)
+            x = sampler.sample(
+                _SeedKept(denoiser, self.seed_key, keep_seed),
+                (1, window, dim),
+                window_cond_k,
+                schedule=schedule,
+                generator=generator,
+                guidance=guidance,
+                progress=progress,
+                device=device,
+            )
+            windows.append(x)
+            seed = x[:, -self.n_seed :].clone()
+        return torch.cat(windows)
+
+    def join(
+        self, windows: Tensor, frames: int, blend_fn: BlendFn | None = None, align_fn: AlignFn | None = None
+    ) -> Tensor:
+        hop = self.hop(windows.shape[1])
+        if align_fn is not None:
+            aligned = [windows[0]]
+            for k in range(1, windows.shape[0]):
+                # window k's first frame is the previous window's frame `hop`
+                aligned.append(align_fn(aligned[-1][hop], windows[k]))
+            windows = torch.stack(aligned)
+        return stitch(windows, hop, total_frames=frames, blend_fn=blend_fn)
+
+    def __repr__(self) -> str:
+        return f"SeededContinuation(n_seed={self.n_seed}, seed_key={self.seed_key!r})"
+
+
+class _SeedKept(torch.nn.Module):
+    """The denoiser with the seed condition kept or dropped per row (``keep [B]``), whatever guidance
+    does to the other conditions; guidance's enlarged batches repeat the rows."""
+
+    def __init__(self, denoiser: Denoiser, key: str, keep: Tensor) -> None:
+        super().__init__()
+        self.denoiser, self.key, self.keep = denoiser, key, keep
+
+    def forward(self, x: Tensor, t: Tensor, cond: Conditioning, keep_cond=None) -> Tensor:
+        batch = x.shape[0]
+        seed_keep = self.keep.repeat(batch // len(self.keep))
+        if keep_cond is None:
+            masks: dict[str, Tensor] = {}
+        elif isinstance(keep_cond, Mapping):
+            masks = dict(keep_cond)
+        else:
+            # one mask for every droppable condition: apply it to the others, decide the seed here
+            masks = {key: keep_cond for key in getattr(self.denoiser, "droppable", ()) if key != self.key}
+        if self.key in masks:
+            seed_keep = seed_keep & masks[self.key]
+        masks[self.key] = seed_keep
+        return self.denoiser(x, t, cond, masks)

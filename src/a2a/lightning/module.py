@@ -151,6 +151,8 @@ class DiffusionModule(pl.LightningModule):
         self.representation = instantiate(self.hparams.representation)
         self.motion_loss = instantiate(self.hparams.loss, representation=self.representation)
         self.normalizer: Normalizer | None = None
+        # values of the categorical conditions (style, genre) in one-hot order, from the data
+        self.vocabularies: dict[str, list[str]] = {}
 
     # --- normaliser -----------------------------------------------------------------------------
 
@@ -167,6 +169,8 @@ class DiffusionModule(pl.LightningModule):
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         if self.normalizer is None and datamodule is not None and getattr(datamodule, "normalizer", None):
             self.set_normalizer(datamodule.normalizer)
+        if datamodule is not None and hasattr(datamodule, "vocabularies") and not self.vocabularies:
+            self.vocabularies = datamodule.vocabularies()
 
     # --- training -------------------------------------------------------------------------------
 
@@ -222,7 +226,13 @@ class DiffusionModule(pl.LightningModule):
 
     def _validator_due(self) -> bool:
         every = int(self.hparams.validation.get("every_n_epochs", 0) or 0)
-        return every > 0 and (self.current_epoch + 1) % every == 0 and self.normalizer is not None
+        # the validator scores SMPL-24 joints: other rigs (gestures) have no validator score
+        return (
+            every > 0
+            and (self.current_epoch + 1) % every == 0
+            and self.normalizer is not None
+            and self.representation.validator_rig
+        )
 
     @torch.no_grad()
     def _validator_score(self, batch: dict[str, Any]) -> tuple[float, float]:
@@ -277,6 +287,7 @@ class DiffusionModule(pl.LightningModule):
             representation=self.representation.config(),
             fps=self.hparams.fps,
             window=self.hparams.window,
+            vocabularies=self.vocabularies,
         )
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -285,3 +296,4 @@ class DiffusionModule(pl.LightningModule):
             raise A2AError("checkpoint has no 'a2a' block with normaliser statistics: not an a2a checkpoint")
         checkpoint.update(migrate(checkpoint, "ckpt_path"))
         self.normalizer = normalizer_from_state_dict(checkpoint["a2a"]["normalizer"])
+        self.vocabularies = dict(checkpoint["a2a"].get("vocabularies") or {})

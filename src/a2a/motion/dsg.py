@@ -342,6 +342,15 @@ class DSGRepresentation(MotionRepresentation):
         q = quaternion_slerp(qa, qb, w[:, None].expand(-1, j))
         return torch.cat([lin[:, :3], q.reshape(len(a), -1), lin[:, quat.stop :]], dim=-1)
 
+    def align(self, reference: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+        """Move ``window [W, C]`` (stitch space) on the floor so that its first frame's root stands where
+        ``reference [C]`` puts it (DSG's root re-alignment of a continued window); height, rotations and
+        bone offsets are left alone."""
+        moved = window.clone()
+        floor = [0, 2]  # x and z: ZEGGS is y-up
+        moved[:, floor] += reference[floor] - window[0, floor]
+        return moved
+
     def motion_from_stitch(self, s: torch.Tensor, fps: float) -> Motion:
         """``[N, C]`` (stitch space) → :class:`Motion` on this rig."""
         j = self.num_joints

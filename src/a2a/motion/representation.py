@@ -81,6 +81,8 @@ class MotionRepresentation(ABC):
     """
 
     dim: int
+    #: its motions are SMPL-24, so the subnet-25 validator can score them (BVH export with SMPL names)
+    validator_rig: bool = False
 
     @abstractmethod
     def config(self) -> dict:
@@ -132,6 +134,7 @@ class EdgeRepresentation(MotionRepresentation):
     """
 
     dim: int = EDGE_DIM
+    validator_rig: bool = True
     contacts: slice = CONTACTS
     root: slice = ROOT
     rotations: slice = ROTATIONS
