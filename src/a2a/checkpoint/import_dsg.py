@@ -35,13 +35,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from a2a.checkpoint.configs import build
 from a2a.checkpoint.dsg_names import (
     ROTARY_FREQS,
     a2a_state_dict_to_dsg,
     dsg_config_from_state_dict,
     dsg_state_dict_to_a2a,
 )
-from a2a.checkpoint.configs import build
 from a2a.checkpoint.foreign import load_failure, unsafe_globals
 from a2a.checkpoint.format import lightning_version, metadata, save_checkpoint
 from a2a.errors import A2AError, CheckpointError
