@@ -17,6 +17,8 @@ NEEDS_MODEL_FILES = {("features", "wavlm"), ("features", "hubert")}
 WRITES_A_CACHE = {("features", "wavlm_tiny")}
 # Gesture data runs at 20 fps: composed with 20-fps features.
 GESTURE_DATA = {"zeggs", "gesture_synthetic", "gesture_tiny"}
+# Gesture models need gesture data (styles, seed frames) at its frame rate.
+GESTURE_MODELS = {"dsg", "dsg_tiny"}
 
 
 def test_every_group_has_a_tiny_member():
@@ -33,6 +35,8 @@ def test_member_composes_and_instantiates(group, name, synthetic_root, tmp_path)
         overrides.append(f"data.source={synthetic_root}")
     if group == "data" and name in GESTURE_DATA:
         overrides.append("features=baseline20")
+    if group == "model" and name in GESTURE_MODELS:
+        overrides += ["data=gesture_tiny", "features=baseline20"]
     if group == "experiment":
         overrides.append("data.source=" + str(synthetic_root))
     if (group, name) in NEEDS_MODEL_FILES:
