@@ -45,7 +45,7 @@ def test_readme_a2a_commands_parse():
 @pytest.mark.parametrize("command", _bash_lines("python mine.py "), ids=lambda c: " ".join(c[2:]))
 def test_readme_mine_commands_compose(command):
     cfg = compose_config("mine", command[2:])
-    assert cfg.ckpt == "best.ckpt"
+    assert str(cfg.ckpt).endswith((".ckpt", "CKPT"))
 
 
 def test_readme_never_sends_miners_to_finney_netuid_25():

@@ -103,3 +103,25 @@ def test_dsg_bad_input_is_named(dsg_checkpoint, gesture_root, tmp_path):
 def test_edge_takes_no_style(tiny_checkpoint):
     with pytest.raises(A2AError, match="takes no style input"):
         a2a.load(tiny_checkpoint).generate(_speech(1.0), sr=SR, style="Happy")
+
+
+def test_cli_style_options(dsg_checkpoint, tmp_path, capsys):
+    import soundfile as sf
+
+    from a2a.cli import main as cli
+
+    wav = tmp_path / "speech.wav"
+    sf.write(wav, _speech(2.0), SR)
+    out = tmp_path / "out.bvh"
+    base = ["generate", str(dsg_checkpoint), str(wav), str(out), "--sampler", "ddim", "--steps", "3"]
+    assert cli([*base, "--style", "Happy", "Old", "--style-mix", "0.3"]) == 0
+    mixed = out.read_text()
+    assert cli([*base, "--style", "Happy", "--style-guidance", "2.0"]) == 0
+    assert out.read_text() != mixed and read_bvh(out).names == ZEGGS75.names
+    capsys.readouterr()
+    assert cli([*base, "--style", "Jolly"]) == 2
+    assert "unknown style 'Jolly'; this model knows Happy" in capsys.readouterr().err
+    assert cli([*base[:4], "--sampler", "fast"]) == 2
+    assert "no sampler named 'fast'; the sampler group has ddim, ddpm" in capsys.readouterr().err
+    assert cli([*base[:4], "--sampler", "ddpm", "--steps", "3"]) == 2
+    assert "DDPMSampler does not take these settings" in capsys.readouterr().err

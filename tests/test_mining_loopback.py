@@ -521,3 +521,35 @@ def test_readme_query_example_never_overwrites_its_inputs(wallets, tmp_path, mon
     # The static answer against the swinging elbow: a real, non-zero error on the elbow and wrist rows.
     assert result["score"]["joint_map"] == "edge_edge" and result["score"]["missing_joints"] == []
     assert result["score"]["rmse"] > 1.0 and result["score"]["correctness"] < 1.0
+
+
+def test_dsg_checkpoint_is_served_in_its_rig(wallets, tmp_path, gesture_root):
+    """A gesture model serves unchanged through the miner: style from the settings, the rig's own BVH."""
+    import a2a
+    from a2a.config import compose_config
+    from a2a.motion.rigs import ZEGGS75
+    from a2a.train import train
+
+    overrides = ["experiment=dsg_tiny", f"data.source={gesture_root}", f"output_dir={tmp_path / 'run'}"]
+    ckpt = train(
+        compose_config("train", [*overrides, "~callbacks.progress", "+trainer.enable_progress_bar=false"])
+    )["last_checkpoint"]
+    root, miner_wallet, _ = wallets
+    speech = write_wav(tmp_path / "speech.wav", seconds=2.5, sr=16000)
+    slot = ModelSlot(ckpt, lambda path: a2a.load(path, device="cpu"), poll_seconds=0)
+    running = start_miner(miner_wallet, slot, seed=0, generate_kwargs={"style": "Relaxed"})
+    try:
+        answer = query(
+            speech,
+            input_type="data",
+            out=tmp_path / "answer.bvh",
+            port=running.port,
+            miner_wallet=("miner", "default", str(root)),
+            wallet=("validator", "default", str(root)),
+        )
+    finally:
+        running.stop()
+    assert answer["status_code"] == 200 and answer["frames"] == 50  # 2.5 s at 20 fps
+    assert read_bvh(Path(answer["bvh"])).names == ZEGGS75.names
+    expected = a2a.load(ckpt).generate_bvh(speech, seed=0, style="Relaxed")
+    assert Path(answer["bvh"]).read_text() == expected

@@ -92,16 +92,34 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     inputs = [args.audio, args.ckpt, args.keep, args.prefix, *(args.inbetween or [])]
     if any(p is not None and p.resolve() == args.out.resolve() for p in inputs):
         raise A2AError(f"{args.out}: the output would overwrite an input; choose another OUT")
-    generator = a2a.load(args.ckpt, device=args.device)
+    generator = a2a.load(args.ckpt, device=args.device, features_path=args.features_path)
     edit = _edit_from_args(args, generator)
+    guidance = args.guidance
+    if args.style_guidance is not None:
+        if guidance is not None:
+            raise A2AError(
+                "give --guidance (every condition) or --style-guidance (the style alone), not both"
+            )
+        if generator.style_key is None:
+            raise A2AError(f"{args.ckpt}: --style-guidance: this model has no style input")
+        guidance = {generator.style_key: args.style_guidance}
+    style = args.style if args.style is None or len(args.style) > 1 else args.style[0]
+    sampler = None
+    if args.sampler is not None:
+        from a2a.config import group_member
+
+        sampler = group_member("sampler", args.sampler)
     timings: dict[str, float] = {}
     text = generator.generate_bvh(
         args.audio,
         seed=args.seed,
+        sampler=sampler,
         steps=args.steps,
-        guidance=args.guidance,
+        guidance=guidance,
         samples=args.samples,
         reduce=args.reduce,
+        style=style,
+        style_mix=args.style_mix,
         edit=edit,
         timings=timings,
         progress=True,
@@ -382,6 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("audio", type=Path, help="audio file (wav, flac, ogg, mp3)")
     generate.add_argument("out", type=Path, help="output .bvh")
     generate.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    generate.add_argument(
+        "--sampler", default=None, metavar="NAME", help="a member of conf/sampler (default: the checkpoint's)"
+    )
     generate.add_argument("--steps", type=int, default=None, help="sampler steps (default: the checkpoint's)")
     generate.add_argument(
         "--guidance", type=float, default=None, help="guidance weight (default: checkpoint's)"
@@ -389,6 +410,31 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--samples", type=int, default=1, help="draws to combine (default 1)")
     generate.add_argument("--reduce", default="mean", choices=["mean", "medoid"], help="how draws combine")
     generate.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    generate.add_argument(
+        "--features-path",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="weights of the audio features a checkpoint names but does not carry (WavLM-Large, Jukebox)",
+    )
+    styles = generate.add_argument_group("style (DiffuseStyleGesture styles, dance genres)")
+    styles.add_argument(
+        "--style",
+        nargs="+",
+        default=None,
+        metavar="NAME",
+        help="one style, or two to mix (default: the first)",
+    )
+    styles.add_argument(
+        "--style-mix",
+        type=float,
+        default=None,
+        metavar="G",
+        help="two styles: weight of the first (0..1); one style: G > 1 exaggerates it (away from no style)",
+    )
+    styles.add_argument(
+        "--style-guidance", type=float, default=None, metavar="W", help="guidance on the style"
+    )
     edits = generate.add_argument_group("editing (EDGE): keep part of a motion, generate the rest to fit")
     edits.add_argument("--keep", type=Path, default=None, metavar="MOTION", help="keep joints of MOTION")
     edits.add_argument(

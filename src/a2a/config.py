@@ -33,6 +33,18 @@ def compose_config(name: str, overrides: list[str] | tuple[str, ...] = ()) -> An
     return cfg
 
 
+def group_member(group: str, name: str) -> dict:
+    """``conf/<group>/<name>.yaml`` as a plain dict (e.g. a sampler for ``a2a generate --sampler ddim``);
+    an unknown name lists the group's members."""
+    path = CONF_DIR / group / f"{name}.yaml"
+    if not path.is_file():
+        members = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+        raise A2AError(f"no {group} named {name!r}; the {group} group has {', '.join(members)}")
+    node = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    assert isinstance(node, dict)
+    return node
+
+
 def config_source(group: str) -> str:
     """How errors name a config group: ``model=edge (conf/model/edge.yaml)`` when Hydra composed the
     config (a door or :func:`compose_config`), else just ``model``."""

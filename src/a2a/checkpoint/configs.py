@@ -180,4 +180,11 @@ def build(config: Any, place: str, where: str, **extra: Any) -> Any:
     if config.get(PARTIAL):
         raise CheckpointError(f"{where}: a partial config ({PARTIAL}: true) cannot be built here")
     kwargs = {key: value for key, value in config.items() if key not in (TARGET, PARTIAL)}
+    try:
+        inspect.signature(cls).bind(**kwargs, **extra)
+    except TypeError as exc:
+        settings = [name for name in inspect.signature(cls).parameters if name not in extra]
+        raise CheckpointError(
+            f"{where}: {cls.__name__} does not take these settings ({exc}); it takes {', '.join(settings)}"
+        ) from None
     return cls(**kwargs, **extra)

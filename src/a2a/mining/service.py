@@ -30,7 +30,7 @@ from a2a.mining.server import build_axon, build_loopback_axon, check_port_free, 
 log = logging.getLogger("a2a.mining")
 
 BLOCK_SECONDS = 12.0
-GENERATE_OPTIONS = ("steps", "eta", "guidance", "samples")
+GENERATE_OPTIONS = ("steps", "eta", "guidance", "samples", "style", "style_mix")
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -147,9 +147,18 @@ def serve(cfg: DictConfig) -> None:
 
     import a2a
 
+    features_path = cfg.mine.get("features_path")
+
     def load_warm(path):
         # Warm before serving (and before a hot-reload swap) so no validator request pays the set-up.
-        generator = a2a.load(path, device=device)
+        generator = a2a.load(path, device=device, features_path=features_path)
+        if not generator.representation.validator_rig:
+            log.warning(
+                "event=rig_warning ckpt=%s rig=%s: the subnet-25 validators score SMPL-24 joint names; this "
+                "model answers in its own rig, so every answer scores as missing joints",
+                path,
+                type(generator.representation).__name__,
+            )
         generator.warm_up()
         return generator
 
