@@ -431,6 +431,9 @@ def test_bad_settings_and_a_small_gpu(tiny_dir: Path, monkeypatch, no_torch_load
         with pytest.raises(AudioError, match=r"device='cuda' but CUDA is not available here; use device=cpu"):
             JukeboxFeatures(tiny_dir, layer=LAYER, architecture=TINY, device="cuda")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(AudioError, match=r"device='cuda:1' but this machine has 1 GPU\(s\)"):
+        JukeboxFeatures(tiny_dir, layer=LAYER, architecture=TINY, device="cuda:1")
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (100 << 20, 16 << 30))
     with pytest.raises(
         AudioError,
@@ -508,3 +511,19 @@ def test_real_jukebox_5b_timing():
     assert per_slice.shape == (11, 150, 4800) and per_song.shape == (901, 4800)
     assert np.isfinite(per_slice).all() and np.isfinite(per_song).all()
     assert per_slice.std() > 0 and not np.allclose(per_slice[0], per_slice[1])
+
+
+@pytest.mark.gpu
+@cuda
+@real_weights
+def test_real_jukebox_5b_fp16_agrees_with_fp32():
+    # EDGE's features came from fp32 activations; the default on CUDA runs the transformer in fp16.
+    slices = np.stack([music(5.0, seed=8), music(5.0, seed=9)])
+    half = JukeboxFeatures(REAL_DIR).extract_slices(slices, SR)
+    torch.cuda.empty_cache()
+    full = JukeboxFeatures(REAL_DIR, dtype="float32").extract_slices(slices, SR)
+    a, b = half.reshape(-1, 4800), full.reshape(-1, 4800)
+    cosine = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
+    relative = np.abs(half - full).max() / np.abs(full).max()
+    print(f"\nfp16 vs fp32: min cosine {cosine.min():.5f}, max |Δ| / max |x| {relative:.2e}")
+    assert cosine.min() > 0.99

@@ -273,6 +273,10 @@ class JukeboxFeatures(AudioFeatureExtractor):
             raise AudioError(
                 f"Jukebox features: device={device!r} but CUDA is not available here; use device=cpu"
             )
+        if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+            raise AudioError(
+                f"Jukebox features: device={device!r} but this machine has {torch.cuda.device_count()} GPU(s)"
+            )
         return resolved
 
     @staticmethod
