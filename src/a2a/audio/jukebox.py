@@ -98,10 +98,14 @@ def _numpy_scalar_globals() -> list[Any]:
 
 
 def _describe_failure(exc: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` failed, without torch's advice to retry unsafely."""
     text = str(exc)
     named = re.search(r"GLOBAL ([\w.]+)", text)
     if named:
         return f"its pickle names {named.group(1)}, which is refused; nothing from the file was run"
+    refused = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n\n|$)", text, re.DOTALL)
+    if refused:
+        return f"its pickle is not a plain checkpoint: {refused.group(1)}; nothing from the file was run"
     first = text.strip().splitlines()[0] if text.strip() else ""
     return f"{type(exc).__name__}: {first}"
 
@@ -184,9 +188,9 @@ class JukeboxFeatures(AudioFeatureExtractor):
     Two ways to call it:
 
     * ``extractor(wave, sr, num_frames=None) → [T, 4800]``, a whole song (per song, ``T = 1 + ⌊n·fps/sr⌋``):
-      the song is peak-normalised once and run in consecutive chunks as long as the prior's context allows
-      while ending on whole frames (8085 tokens = 23.47 s = 704 frames for the 5B model), each chunk on its
-      own;
+      the song is peak-normalised once and run at once if it fits the prior's context (23.78 s for the 5B
+      model), else in consecutive chunks of the longest length that fits and ends on a whole frame (8085
+      tokens = 23.47 s = 704 frames), each chunk on its own;
     * ``extractor.extract_slices(slices, sr, num_frames=None) → [n, F, 4800]``, EDGE's way: every slice
       (e.g. 5 s cut with a 2.5-s or 0.5-s stride) peak-normalised and run on its own, batched; 5-s slices
       give ``F = 150``, as EDGE's features (:meth:`frames_per_slice` gives ``F`` for any length).
@@ -313,10 +317,10 @@ class JukeboxFeatures(AudioFeatureExtractor):
                 if path.name == PRIOR_FILE and self.architecture == JUKEBOX_5B
                 else ""
             )
+            other = ", or another model's prior (1b_lyrics' is ≈ 1.8 GB)" if path.name == PRIOR_FILE else ""
             raise AudioError(
                 f"{path}: {size:,} bytes cannot hold {what} (at least {need:,} bytes{release}): an "
-                "incomplete download, or another model's file (the 1b_lyrics prior is ≈ 1.8 GB)? Download "
-                f"{RELEASE_URL}{path.name}"
+                f"incomplete download{other}? Download {RELEASE_URL}{path.name}"
             )
 
     def _weight_bytes(self, specs: TensorSpecs) -> int:
@@ -416,7 +420,9 @@ class JukeboxFeatures(AudioFeatureExtractor):
                 f"<array>: {audio.size} samples at {self.sr} Hz are too few for Jukebox features "
                 f"(at least {hop})"
             )
-        chunk = self._chunk_tokens * hop
+        # The whole song when it fits the context, else chunks that end on whole frames.
+        fits = self.architecture.tokens(audio.size) <= self.architecture.n_ctx
+        chunk = audio.size if fits else self._chunk_tokens * hop
         pieces = [audio[start : start + chunk] for start in range(0, audio.size - hop + 1, chunk)]
         features = np.concatenate(self._extract_pieces(pieces), axis=0)
         total = frame_count(audio.size, self.sr, self.fps) if num_frames is None else num_frames

@@ -56,7 +56,6 @@ class JukeboxArchitecture:
     genre_bins: int = 120
     artist_bins: int = 4111
     time_bins: int = 128
-    max_bow_genre_size: int = 5
     min_duration: float = 60.0
     max_duration: float = 600.0
 
@@ -359,12 +358,11 @@ def label_bins(arch: JukeboxArchitecture) -> tuple[int, torch.Tensor, torch.Tens
     relative-position bins ``[n_ctx]``)."""
     hop = arch.hop_length
     total = float((int(CONDITIONING_SONG_SECONDS * arch.sr) // hop) * hop)
-    # Explicitly on the CPU: the modules are built under a meta-device context.
+    # Explicitly on the CPU: the modules are built under a meta-device context. The span read is the
+    # prior's sample length, n_ctx tokens.
     total_t = torch.tensor(total, dtype=torch.float32, device="cpu")
     start = torch.tensor(0.0, dtype=torch.float32, device="cpu")
-    end = torch.tensor(
-        float(arch.n_ctx * hop), dtype=torch.float32, device="cpu"
-    )  # the prior's sample length
+    end = torch.tensor(float(arch.n_ctx * hop), dtype=torch.float32, device="cpu")
     total_bin = _range_bins(
         total_t, None, 1, (arch.min_duration * arch.sr, arch.max_duration * arch.sr), arch.time_bins
     )
@@ -389,6 +387,8 @@ class TopPrior(nn.Module):
         self.register_buffer("relative_bins", relative, persistent=False)
 
     def forward(self, z: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """Activations ``[B, D, width]`` in ``dtype`` after the blocks, for tokens ``z [B, D]``,
+        ``D ≤ n_ctx``; the input sum is formed in fp32 and cast to ``dtype`` (Jukebox's fp16 path)."""
         length = z.shape[1]
         labels = self.y_emb
         # Start token: artist "unknown" (id 0) + genre bag-of-words ["unknown"] (id 0; empty slots masked).
@@ -444,6 +444,10 @@ class _EncoderStage(nn.Module):
         layers.append(nn.Conv1d(width, arch.vqvae_emb_width, 3, 1, 1))
         self.model = nn.Sequential(*layers)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[B, C, n]`` → ``[B, emb_width, n / stride^down]`` (rounded down at each stride)."""
+        return self.model(x)
+
 
 class _Encoder(nn.Module):
     def __init__(self, arch: JukeboxArchitecture) -> None:
@@ -480,7 +484,7 @@ class TopEncoder(nn.Module):
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
         x = audio[:, None, :]
         for stage in self.encoders[self.top].level_blocks:
-            x = stage.model(x)
+            x = stage(x)
         batch, channels, length = x.shape
         flat = x.permute(0, 2, 1).reshape(-1, channels)
         codes = self.bottleneck.level_blocks[self.top].k.t()
