@@ -53,7 +53,7 @@ def music(seconds: float, seed: int = 0) -> np.ndarray:
     return (0.5 * y / np.abs(y).max()).astype(np.float32)
 
 
-def slices(song: np.ndarray, stride_s: float) -> np.ndarray:
+def edge_slices(song: np.ndarray, stride_s: float) -> np.ndarray:
     """EDGE's ``slice_audio``: 5-s windows every ``stride_s`` seconds ``[K, 5·SR]``."""
     window, step = 5 * SR, int(stride_s * SR)
     return np.stack([song[s : s + window] for s in range(0, song.size - window + 1, step)])
@@ -73,13 +73,13 @@ def measure(label: str, folder: Path, seconds: float, **kwargs) -> list[tuple[st
     extractor = JukeboxFeatures(folder, **kwargs)
     rows = [(f"{label}: load", time.perf_counter() - start, f"{extractor.dtype}, {peak_memory(device)}")]
     song = music(seconds)
-    extractor.extract_slices(slices(song[: 5 * SR], 5.0), SR)  # warm-up (kernels, allocator)
+    extractor.slices(edge_slices(song[: 5 * SR], 5.0), SR)  # warm-up (kernels, allocator)
     for name, stride in (("test protocol, 2.5-s stride", 2.5), ("training protocol, 0.5-s stride", 0.5)):
-        pieces = slices(song, stride)
+        pieces = edge_slices(song, stride)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         start = time.perf_counter()
-        features = extractor.extract_slices(pieces, SR)
+        features = extractor.slices(pieces, SR)
         took = time.perf_counter() - start
         rows.append(
             (

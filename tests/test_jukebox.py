@@ -19,7 +19,7 @@ import soundfile as sf
 import torch
 import torch.nn.functional as F
 
-from a2a.audio import FeatureCache
+from a2a.audio import FeatureCache, extract_slices
 from a2a.audio.jukebox import (
     PRIOR_FILE,
     PRIOR_RELEASE_BYTES,
@@ -225,7 +225,7 @@ def test_tiny_model_matches_a_dense_reference(extractor: JukeboxFeatures, state:
     # End to end: jukemirlib's resampling of the reference activations.
     rate = 8192 / (1_048_576 / SR)
     frames = librosa.resample(expected.numpy().T, orig_sr=rate, target_sr=30, res_type="fft").T
-    features = extractor.extract_slices([clip], SR)
+    features = extractor.slices([clip], SR)
     assert features.shape == (1, 150, 32)
     np.testing.assert_allclose(features[0], frames, atol=1e-4, rtol=1e-4)
     # Only the first LAYER blocks exist; the prior's weights stay fp32 on the CPU.
@@ -241,23 +241,38 @@ def test_slices_batched_equal_one_by_one_and_are_deterministic(extractor: Jukebo
     song = music(12.0, seed=2)
     starts = [0, int(2.5 * SR), 5 * SR]
     slices = np.stack([song[s : s + 5 * SR] for s in starts])
-    batched = extractor.extract_slices(slices, SR)  # batch_size 2: batches of 2 and 1
-    alone = np.concatenate([extractor.extract_slices(slices[k : k + 1], SR) for k in range(3)])
+    batched = extractor.slices(slices, SR)  # batch_size 2: batches of 2 and 1
+    alone = np.concatenate([extractor.slices(slices[k : k + 1], SR) for k in range(3)])
     assert batched.shape == (3, 150, 32)
     np.testing.assert_allclose(batched, alone, rtol=1e-5, atol=1e-5)
     again = JukeboxFeatures(tiny_dir, layer=LAYER, architecture=TINY, device="cpu", batch_size=3)
-    np.testing.assert_array_equal(again.extract_slices(slices, SR), again.extract_slices(slices, SR))
-    np.testing.assert_allclose(again.extract_slices(slices, SR), batched, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(again.slices(slices, SR), again.slices(slices, SR))
+    np.testing.assert_allclose(again.slices(slices, SR), batched, rtol=1e-5, atol=1e-5)
     # Each slice is normalised on its own: a quieter copy (power-of-two gain: exact) gives the same features.
-    np.testing.assert_array_equal(again.extract_slices(slices * 0.25, SR), again.extract_slices(slices, SR))
+    np.testing.assert_array_equal(again.slices(slices * 0.25, SR), again.slices(slices, SR))
     # Other sample rates are resampled to 44.1 kHz first; num_frames truncates or repeats the last frame.
     at_48k = librosa.resample(slices, orig_sr=SR, target_sr=48000)
-    assert extractor.extract_slices(at_48k, 48000).shape == (3, 150, 32)
+    assert extractor.slices(at_48k, 48000).shape == (3, 150, 32)
     # A slice through the per-song call (it fits the context: one piece) is the same, cut to its frames.
     np.testing.assert_array_equal(extractor(slices[1], SR, num_frames=150), alone[1])
-    padded = extractor.extract_slices(slices[:1], SR, num_frames=152)
+    padded = extractor.slices(slices[:1], SR, num_frames=152)
     np.testing.assert_array_equal(padded[0, :150], batched[0])
     np.testing.assert_array_equal(padded[0, 150:], batched[0, [149, 149]])
+
+
+def test_per_slice_windowing_batches_ragged_windows(extractor: JukeboxFeatures):
+    # features.windowing=per_slice: a2a.audio.extract_slices cuts the motion windows' audio and calls
+    # extractor.slices; the last window runs past the end of a 7-s song (1.5 s of audio left).
+    song = music(7.0, seed=10)
+    features = extract_slices(extractor, song, SR, starts=[0, 30, 165], frames=150)
+    assert features.shape == (3, 150, 32)
+    full = extractor.slices([song[: 5 * SR], song[SR : 6 * SR]], SR)
+    np.testing.assert_allclose(features[:2], full, rtol=1e-5, atol=1e-5)
+    tail = song[int(5.5 * SR) :]
+    alone = extractor.slices([tail], SR)  # 1.5 s → 45 frames, padded with the last one
+    assert alone.shape == (1, 45, 32)
+    np.testing.assert_allclose(features[2, :45], alone[0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(features[2, 45:], np.repeat(features[2, 44:45], 105, axis=0))
 
 
 def test_per_song_runs_context_sized_chunks(extractor: JukeboxFeatures):
@@ -270,8 +285,8 @@ def test_per_song_runs_context_sized_chunks(extractor: JukeboxFeatures):
     features = extractor(song, SR)
     assert features.shape == (1 + 10 * 30, 32)  # T = 1 + ⌊n · 30 / 44100⌋
     # Each chunk is the chunk extracted on its own; the last (64,680 samples → 505 tokens → 44 frames) too.
-    first_two = extractor.extract_slices([song[:chunk], song[chunk : 2 * chunk]], SR)
-    last = extractor.extract_slices([song[2 * chunk :]], SR)
+    first_two = extractor.slices([song[:chunk], song[chunk : 2 * chunk]], SR)
+    last = extractor.slices([song[2 * chunk :]], SR)
     assert last.shape == (1, 44, 32)
     np.testing.assert_allclose(features[:256], first_two.reshape(256, 32), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(features[256:300], last[0], rtol=1e-5, atol=1e-5)
@@ -456,15 +471,15 @@ def test_bad_settings_and_a_small_gpu(tiny_dir: Path, monkeypatch, no_torch_load
 
 def test_bad_audio(extractor: JukeboxFeatures):
     with pytest.raises(
-        AudioError, match=r"slices must have one length to batch, got lengths \[44100, 88200\]"
+        AudioError, match=r"slices of different lengths give \[30, 60\] frames; pass num_frames"
     ):
-        extractor.extract_slices([np.ones(SR), np.ones(2 * SR)], SR)
+        extractor.slices([music(1.0), music(2.0)], SR)
     with pytest.raises(
-        AudioError, match=r"slices of 6.000 s give 2067 tokens; the prior takes 1..2048 \(5.94 s\)"
+        AudioError, match=r"slice 1 \(6.000 s\) gives 2067 tokens; the prior takes 1..2048 \(5.94 s\)"
     ):
-        extractor.extract_slices([music(6.0)], SR)
+        extractor.slices([music(5.0), music(6.0)], SR)
     with pytest.raises(AudioError, match="no slices given"):
-        extractor.extract_slices([], SR)
+        extractor.slices([], SR)
     with pytest.raises(
         AudioError, match=r"100 samples at 44100 Hz are too few for Jukebox features \(at least 128\)"
     ):
@@ -490,12 +505,12 @@ real_weights = pytest.mark.skipif(
 @cuda
 def test_tiny_model_on_cuda_matches_the_cpu(extractor: JukeboxFeatures, tiny_dir: Path):
     slices = np.stack([music(5.0, seed=5), music(5.0, seed=6)])
-    on_cpu = extractor.extract_slices(slices, SR)
+    on_cpu = extractor.slices(slices, SR)
     fp32 = JukeboxFeatures(tiny_dir, layer=LAYER, architecture=TINY, device="cuda", dtype="float32")
-    np.testing.assert_allclose(fp32.extract_slices(slices, SR), on_cpu, atol=1e-3, rtol=1e-3)
+    np.testing.assert_allclose(fp32.slices(slices, SR), on_cpu, atol=1e-3, rtol=1e-3)
     fp16 = JukeboxFeatures(tiny_dir, layer=LAYER, architecture=TINY, device="cuda")
     assert fp16.dtype == torch.float16
-    half = fp16.extract_slices(slices, SR)
+    half = fp16.slices(slices, SR)
     assert np.abs(half - on_cpu).max() < 0.05 * np.abs(on_cpu).max()
 
 
@@ -509,7 +524,7 @@ def test_real_jukebox_5b_timing():
     song = music(30.0, seed=7)
     slices = np.stack([song[int(k * 2.5 * SR) : int(k * 2.5 * SR) + 5 * SR] for k in range(11)])
     torch.cuda.reset_peak_memory_stats()
-    per_slice = features.extract_slices(slices, SR)
+    per_slice = features.slices(slices, SR)
     torch.cuda.synchronize()
     sliced = time.perf_counter()
     per_song = features(song, SR)
@@ -530,9 +545,9 @@ def test_real_jukebox_5b_timing():
 def test_real_jukebox_5b_fp16_agrees_with_fp32():
     # EDGE's features came from fp32 activations; the default on CUDA runs the transformer in fp16.
     slices = np.stack([music(5.0, seed=8), music(5.0, seed=9)])
-    half = JukeboxFeatures(REAL_DIR).extract_slices(slices, SR)
+    half = JukeboxFeatures(REAL_DIR).slices(slices, SR)
     torch.cuda.empty_cache()
-    full = JukeboxFeatures(REAL_DIR, dtype="float32").extract_slices(slices, SR)
+    full = JukeboxFeatures(REAL_DIR, dtype="float32").slices(slices, SR)
     a, b = half.reshape(-1, 4800), full.reshape(-1, 4800)
     cosine = (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
     relative = np.abs(half - full).max() / np.abs(full).max()

@@ -191,9 +191,10 @@ class JukeboxFeatures(AudioFeatureExtractor):
       the song is peak-normalised once and run at once if it fits the prior's context (23.78 s for the 5B
       model), else in consecutive chunks of the longest length that fits and ends on a whole frame (8085
       tokens = 23.47 s = 704 frames), each chunk on its own;
-    * ``extractor.extract_slices(slices, sr, num_frames=None) → [n, F, 4800]``, EDGE's way: every slice
-      (e.g. 5 s cut with a 2.5-s or 0.5-s stride) peak-normalised and run on its own, batched; 5-s slices
-      give ``F = 150``, as EDGE's features (:meth:`frames_per_slice` gives ``F`` for any length).
+    * ``extractor.slices(pieces, sr, num_frames=None) → [n, F, 4800]``, EDGE's way: every slice (e.g. 5 s
+      cut with a 2.5-s or 0.5-s stride) peak-normalised and run on its own, batched; 5-s slices give
+      ``F = 150``, as EDGE's features (:meth:`frames_per_slice` gives ``F`` for any length). This is what
+      ``features.windowing=per_slice`` uses (:func:`a2a.audio.extract_slices`).
 
     Args:
         path: folder with ``vqvae.pth.tar`` and ``prior_level_2.pth.tar`` of the 5B model (module docstring).
@@ -405,7 +406,7 @@ class JukeboxFeatures(AudioFeatureExtractor):
         }
 
     def frames_per_slice(self, num_samples: int, sr: int) -> int:
-        """Frames :meth:`extract_slices` returns for slices of ``num_samples`` at ``sr`` (150 for 5 s)."""
+        """Frames :meth:`slices` returns for slices of ``num_samples`` at ``sr`` (150 for 5 s)."""
         # librosa.resample's output length
         resampled = num_samples if sr == self.sr else int(np.ceil(num_samples * (float(self.sr) / sr)))
         return self._frames(self.architecture.tokens(resampled))
@@ -428,31 +429,38 @@ class JukeboxFeatures(AudioFeatureExtractor):
         total = frame_count(audio.size, self.sr, self.fps) if num_frames is None else num_frames
         return fit_length(features, total)
 
-    def extract_slices(
-        self, slices: np.ndarray | Sequence[np.ndarray], sr: int, *, num_frames: int | None = None
+    def slices(
+        self, pieces: Sequence[np.ndarray], sr: int, num_frames: int | None = None, **params: Any
     ) -> np.ndarray:
-        """EDGE's per-slice features: each slice (``[n, L]``, or ``n`` arrays ``[L]`` of one length) on its
-        own, batched → ``[n, F, dim]`` float32 (``F`` = :meth:`frames_per_slice`, or ``num_frames``)."""
-        arrays = [_check_wave_array(piece, sr) for piece in slices]
+        """EDGE's per-slice features: each audio piece ``[L_k]`` (or the rows of ``[n, L]``) peak-normalised
+        and run on its own, pieces of one length batched together → ``[n, F, dim]`` float32.
+
+        ``F`` is ``num_frames`` (each piece's frames truncated, or padded with its last frame), or, when
+        ``None``, the pieces' common :meth:`frames_per_slice` (150 for 5 s). This is the
+        :meth:`AudioFeatureExtractor.slices` that :func:`a2a.audio.extract_slices` calls for
+        ``features.windowing=per_slice``; ``params`` are accepted for that interface and unused.
+        """
+        arrays = [_check_wave_array(piece, sr) for piece in pieces]
         if not arrays:
             raise AudioError("Jukebox features: no slices given")
-        lengths = {a.size for a in arrays}
-        if len(lengths) > 1:
-            raise AudioError(
-                f"Jukebox features: slices must have one length to batch, got lengths {sorted(lengths)}"
-            )
-        pieces = [_peak_normalised(self._at_model_rate(a, sr)) for a in arrays]
-        tokens = self.architecture.tokens(pieces[0].size)
+        prepared = [_peak_normalised(self._at_model_rate(a, sr)) for a in arrays]
         context = self.architecture.n_ctx
-        if not 1 <= tokens <= context:
+        for k, piece in enumerate(prepared):
+            tokens = self.architecture.tokens(piece.size)
+            if not 1 <= tokens <= context:
+                raise AudioError(
+                    f"Jukebox features: slice {k} ({piece.size / self.sr:.3f} s) gives {tokens} tokens; the "
+                    f"prior takes 1..{context} ({context * self.architecture.hop_length / self.sr:.2f} s)"
+                )
+        features = self._extract_pieces(prepared)
+        if num_frames is not None:
+            return np.stack([fit_length(f, num_frames) for f in features])
+        counts = sorted({f.shape[0] for f in features})
+        if len(counts) > 1:
             raise AudioError(
-                f"Jukebox features: slices of {pieces[0].size / self.sr:.3f} s give {tokens} tokens; the "
-                f"prior takes 1..{context} ({context * self.architecture.hop_length / self.sr:.2f} s)"
+                f"Jukebox features: slices of different lengths give {counts} frames; pass num_frames"
             )
-        features = np.stack(self._extract_pieces(pieces))
-        if num_frames is None:
-            return features
-        return np.stack([fit_length(f, num_frames) for f in features])
+        return np.stack(features)
 
     # -- extraction -----------------------------------------------------------------------------------
 
