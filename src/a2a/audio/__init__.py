@@ -1,6 +1,8 @@
 """Audio input: decoding, per-frame features (EDGE baseline, WavLM/HuBERT, a tiny WavLM for tests), caching.
 
-Hydra configs can point at the classes directly, e.g. ``_target_: a2a.audio.BaselineFeatures``.
+Hydra configs can point at the classes directly, e.g. ``_target_: a2a.audio.BaselineFeatures``. EDGE's
+Jukebox features live in :mod:`a2a.audio.jukebox` (``a2a.audio.jukebox.JukeboxFeatures``), imported only
+when used, since it needs torch.
 """
 
 from a2a.audio.cache import ExtractedFeatures, FeatureCache, audio_sha256, extract_many
