@@ -407,9 +407,8 @@ def test_corrupt_weight_files(tiny_dir: Path, tmp_path: Path):
     ):
         _tiny(folder)
     (folder / PRIOR_FILE).write_bytes(np.random.default_rng(0).bytes(len(data)))
-    with pytest.raises(
-        AudioError, match=start + "its pickle is not a plain checkpoint: Unsupported operand"
-    ) as info:
+    # what the unpickler makes of random bytes varies; the message must still name the file and the fix
+    with pytest.raises(AudioError, match=start + ".*" + again) as info:
         _tiny(folder)
     assert "weights_only" not in str(info.value) and "\n" not in str(info.value)
 
