@@ -403,7 +403,7 @@ def test_corrupt_weight_files(tiny_dir: Path, tmp_path: Path):
     )
     (folder / PRIOR_FILE).write_bytes(data[:-100])  # a download cut short
     with pytest.raises(
-        AudioError, match=start + r"RuntimeError: unexpected EOF, expected 100 more bytes.*" + again
+        AudioError, match=start + r"RuntimeError: unexpected EOF, expected \d+ more bytes.*" + again
     ):
         _tiny(folder)
     (folder / PRIOR_FILE).write_bytes(np.random.default_rng(0).bytes(len(data)))
