@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT=${1:?usage: $0 /path/to/aistpp [overrides...]}
 shift
 RUN=outputs/edge_aistpp/$(date +%Y-%m-%d_%H-%M-%S)
-python train.py model=edge_adan data=aistpp data.source="$ROOT" data.batch_size=128 \
+python train.py model=edge data=aistpp data.source="$ROOT" data.batch_size=128 \
   trainer=gpu trainer.max_epochs=2000 hydra.run.dir="$RUN/train" "$@"
 python evaluate.py ckpt="$RUN/train/checkpoints/last.ckpt" data=aistpp data.source="$ROOT" \
   split=test hydra.run.dir="$RUN/evaluate"

@@ -263,13 +263,26 @@ def test_jukebox_model_loads_and_explains_missing_features(tmp_path):
     source = EdgeSource(tmp_path, 4800, seed=3)
     out = convert_edge_checkpoint(source.path, tmp_path / "juke.ckpt")
     features = torch.load(out, weights_only=True)["hyper_parameters"]["features"]
-    assert features["dim"] == 4800 and features["extractor"] is None and "Jukebox" in features["name"]
+    assert features["dim"] == 4800 and features["windowing"] == "per_slice" and "Jukebox" in features["name"]
+    assert features["extractor"]["_target_"] == "a2a.audio.jukebox.JukeboxFeatures"
+    assert features["extractor"]["path"] is None and features["extractor"]["layer"] == 66
     gen = a2a.load(out)
     x, t, cond, keep = denoiser_inputs(4800)
     with torch.no_grad():
         assert torch.equal(gen.denoiser(x, t, cond, keep), source.ema(x, t, cond, keep))
-    with pytest.raises(A2AError, match=r"Jukebox.*not available.*generate_features.*\[N, 4800\]"):
+    with pytest.raises(
+        A2AError, match=r"Jukebox.*not available .*features.path.*features_path=DIR.*\[N, 4800\]"
+    ):
         gen.generate(np.zeros(22050, dtype=np.float32), sr=22050, seed=0)
+    # features_path reaches the extractor: a folder of the wrong Jukebox is named when audio comes
+    from a2a.audio.jukebox import save_random_jukebox
+    from a2a.audio.jukebox_model import JukeboxArchitecture
+
+    small = save_random_jukebox(tmp_path / "small", JukeboxArchitecture(width=32, heads=2, blocks=2))
+    with pytest.raises(
+        A2AError, match=r"small/prior_level_2.pth.tar: [\d,]+ bytes cannot hold the top-level prior"
+    ):
+        a2a.load(out, features_path=small).generate(np.zeros(22050, dtype=np.float32), sr=22050, seed=0)
     (motion,) = gen.generate_features(np.zeros((200, 4800)), seed=0, steps=2)
     assert motion.num_frames == 200 and np.isfinite(motion.poses).all()
 

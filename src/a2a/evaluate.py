@@ -346,7 +346,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     paths = _checkpoints(cfg.ckpt)
     device = str(check_device(str(cfg.get("device", "cpu"))))
     # Checkpoints load before any data is read: a wrong path fails in a second, not after feature extraction.
-    generators = [a2a.load(path, device=device) for path in paths]
+    features_path = cfg.get("features_path")
+    generators = [a2a.load(path, device=device, features_path=features_path) for path in paths]
     labels = _labels(paths)
     samples_list = [int(k) for k in (cfg.get("samples") or [1])]
     sampler = OmegaConf.to_container(cfg.sampler, resolve=True) if cfg.get("sampler") else None

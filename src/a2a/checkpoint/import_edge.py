@@ -231,12 +231,15 @@ def edge_hyper_parameters(denoiser: Mapping[str, Any], feature_dim: int, window:
 
     from a2a.config import compose_config
 
+    # The released model listens to Jukebox (weights given at generation: features_path=DIR)
+    jukebox = feature_dim == JUKEBOX_FEATURE_DIM
+    features = ["features=jukebox", "features.path=null"] if jukebox else ["features=baseline"]
     cfg = compose_config(
         "train",
         [
             "model=edge",
             "sampler=ddim",
-            "features=baseline",
+            *features,
             "features.windowing=per_slice",  # EDGE extracts each 5-s slice's audio on its own
             f"model.window={int(window)}",
             "data.source=-",
@@ -247,11 +250,10 @@ def edge_hyper_parameters(denoiser: Mapping[str, Any], feature_dim: int, window:
     for key in ("_target_", "_recursive_"):
         hparams.pop(key, None)
     hparams["denoiser"] = {**hparams["denoiser"], **denoiser}
-    if feature_dim != BASELINE_FEATURE_DIM:
-        if feature_dim == JUKEBOX_FEATURE_DIM:
-            name = "Jukebox layer 66, 4800-d; computing them needs the 5B-parameter Jukebox prior"
-        else:
-            name = f"{feature_dim}-d features of a custom EDGE training"
+    if feature_dim == JUKEBOX_FEATURE_DIM:
+        hparams["features"]["name"] = "Jukebox 5B layer 66, 4800-d (features_path=DIR: its two weight files)"
+    elif feature_dim != BASELINE_FEATURE_DIM:
+        name = f"{feature_dim}-d features of a custom EDGE training"
         hparams["features"] = {
             "dim": feature_dim,
             "fps": EDGE_FPS,
