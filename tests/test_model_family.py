@@ -66,7 +66,7 @@ window: ${a2a.frames:${data.window_seconds},${features.fps}}
 features: ${features}
 representation:
   _target_: a2a.motion.representation.EdgeRepresentation
-conditions: ${data.conditions}
+conditions: [audio]
 denoiser:
   _target_: {module}.ToyDenoiser
   nfeats: ${a2a.dim:${..representation}}
@@ -168,7 +168,7 @@ def test_conditions_are_checked_at_composition(toy_family, synthetic_root, tmp_p
         train(_compose(conf, synthetic_root, tmp_path / "a", "data.conditions=[audio,style]"))
     with pytest.raises(
         A2AError,
-        match=r"model=toy \(conf/model/toy.yaml\): model.denoiser ToyDenoiser consumes condition\(s\) audio, "
+        match=r"model=toy \(conf/model/toy.yaml\): the model is trained on condition\(s\) audio, "
         r"which data=tiny \(conf/data/tiny.yaml\) does not provide \(data.conditions: genre\)",
     ):
         train(_compose(conf, synthetic_root, tmp_path / "b", "data.conditions=[genre]"))

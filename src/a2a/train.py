@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_info
 
-from a2a.config import instantiate
+from a2a.config import config_source, instantiate
 from a2a.doors import check_accelerator, one_line_errors
 from a2a.errors import A2AError, CheckpointError
 
@@ -93,6 +93,19 @@ def _build_trainer(cfg: DictConfig, callbacks: list[Any], logger: Any) -> pl.Tra
         raise
 
 
+def check_model_conditions(cfg: DictConfig) -> None:
+    """The data provides every condition the model is trained on (``model.conditions`` ⊆
+    ``data.conditions``; by default the data config takes the model's), named with both config files."""
+    wanted = list(cfg.model.get("conditions") or [])
+    provided = list(cfg.data.get("conditions") or [])
+    missing = [key for key in wanted if key not in provided]
+    if missing:
+        raise A2AError(
+            f"{config_source('model')}: the model is trained on condition(s) {', '.join(missing)}, which "
+            f"{config_source('data')} does not provide (data.conditions: {', '.join(provided) or 'none'})"
+        )
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Compose data, model, trainer, logger and callbacks from ``cfg``; fit; return where things went.
 
@@ -104,6 +117,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     check_resume_checkpoint(cfg.get("ckpt_path"))
     check_accelerator(cfg.trainer.get("accelerator"))
     init = _initial_weights(cfg.get("init_from"))
+    check_model_conditions(cfg)
     # Fine-tuning: the weights were trained in the source checkpoint's normalised space, so the data must
     # be normalised the same way.
     datamodule = (

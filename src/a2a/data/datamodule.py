@@ -56,7 +56,7 @@ log = logging.getLogger(__name__)
 # Audio and motion of one sequence may differ by a few frames (rounding); more than this is worth a warning.
 _LENGTH_MISMATCH_WARN_S = 1.0
 # The named conditions a dance dataset can put in a batch.
-CONDITIONS = ("audio", "genre")
+CONDITIONS = ("audio", "genre", "seed")
 
 
 class _Waveform:
@@ -138,9 +138,11 @@ class WindowDataset(Dataset):
         length: int,
         genre_ids: dict[str, int],
         conditions: tuple[str, ...] = ("audio",),
+        n_seed: int = 0,
     ) -> None:
         self.length = length
         self.conditions = conditions
+        self.n_seed = n_seed
         self.names = split.names
         self.genres = split.genres
         self.genre_ids = [genre_ids.get(g, -1) for g in split.genres]
@@ -161,6 +163,8 @@ class WindowDataset(Dataset):
             "audio": lambda: self.window_cond[index] if self.window_cond else self.cond[seq][start:end],
             # one-hot over the training genres (all zeros for a genre unseen in training)
             "genre": lambda: self.one_hot[self.genre_ids[seq]] if self.genre_ids[seq] >= 0 else self.none,
+            # the window's own first frames, as DiffuseStyleGesture trains its seed
+            "seed": lambda: self.motion[seq][start : start + self.n_seed],
         }
         return {
             "motion": self.motion[seq][start:end],
@@ -188,7 +192,10 @@ class MotionDataModule(pl.LightningDataModule):
             the same way).
         representation: motion encoder (:class:`~a2a.motion.representation.MotionRepresentation`, EDGE's
             151-d by default); its ``make_normalizer()`` is fitted on the training split.
-        conditions: the named conditions in each batch's ``cond`` (``audio``, ``genre``).
+        conditions: the named conditions in each batch's ``cond`` (``audio``, ``genre``, ``seed``).
+        genres: the genre vocabulary in one-hot order (AIST++'s ten by default); ``None`` takes the training
+            split's labels, sorted. A sequence of another genre gets an all-zero genre.
+        n_seed: with the ``seed`` condition, how many first frames of each window it holds.
         window_seconds, train_stride, test_stride, fps: windowing (EDGE: 5 s, 0.5 s, 2.5 s, 30 fps).
         batch_size, num_workers: DataLoader settings (the same for every split).
         seed: seeds the training shuffle and the DataLoader workers.
@@ -219,6 +226,8 @@ class MotionDataModule(pl.LightningDataModule):
         representation: MotionRepresentation | None = None,
         *,
         conditions: list[str] | tuple[str, ...] = ("audio",),
+        genres: list[str] | tuple[str, ...] | None = None,
+        n_seed: int = 30,
         feature_windowing: str = "per_song",
         window_seconds: float = 5.0,
         train_stride: float = 0.5,
@@ -259,6 +268,8 @@ class MotionDataModule(pl.LightningDataModule):
                 f"{self.KIND} dataset provides {', '.join(self.CONDITIONS)}"
             )
         self.conditions = tuple(conditions)
+        self.genre_list = None if genres is None else [str(g) for g in genres]
+        self.n_seed = int(n_seed)
         self.feature_windowing = check_windowing(feature_windowing)
         self._source_arg = source
         self.source_kind = source_kind
@@ -579,14 +590,25 @@ class MotionDataModule(pl.LightningDataModule):
         return normalizer
 
     def _labels(self, train: PreparedSplit) -> list[str]:
-        """The genre vocabulary (index = ``genre_id``): the training split's labels, sorted."""
-        genres = sorted(set(train.genres) - {""})
-        if "genre" in self.conditions and not genres:
+        """The genre vocabulary (index = ``genre_id``): ``data.genres``, else the training split's labels,
+        sorted."""
+        labels = sorted(set(train.genres) - {""})
+        if "genre" in self.conditions and not labels:
             raise DatasetError(
-                f"{self.source.root}: data.conditions includes genre, but the training split has no "
-                "genre labels (AIST++ names carry them; curated data needs a genre column)"
+                f"{self.source.root}: the model is conditioned on genre (data.conditions includes genre), "
+                "but the training split has no genre labels: AIST++ names carry them; for a curated folder "
+                "set data.source_options.genre_column to the metadata.csv column that holds them"
             )
-        return genres
+        if self.genre_list is None:
+            return labels
+        unknown = [g for g in labels if g not in self.genre_list]
+        if unknown and "genre" in self.conditions:
+            log.warning(
+                "training genres %s are not in data.genres (%s): their windows get no genre",
+                ", ".join(unknown),
+                ", ".join(self.genre_list),
+            )
+        return list(self.genre_list)
 
     def vocabularies(self) -> dict[str, list[str]]:
         """The values of the categorical conditions in the batches, in one-hot order (after setup); they
@@ -601,6 +623,7 @@ class MotionDataModule(pl.LightningDataModule):
             self.window.frames,
             {g: i for i, g in enumerate(self.genres)},
             self.conditions,
+            self.n_seed,
         )
 
     # --- loaders ------------------------------------------------------------------------------------

@@ -57,7 +57,8 @@ def _plain(cfg: Any) -> Any:
 
 
 def check_conditions(denoiser: Any, conditions: list[str], cond_drop: dict[str, float]) -> None:
-    """The denoiser consumes only provided conditions and drops only conditions it can replace."""
+    """The denoiser consumes only the model's conditions (``model.conditions``, which the data provides)
+    and drops only conditions it can replace."""
     consumed = tuple(getattr(denoiser, "conditions", ()))
     droppable = tuple(getattr(denoiser, "droppable", ()))
     name = type(denoiser).__name__
@@ -65,8 +66,8 @@ def check_conditions(denoiser: Any, conditions: list[str], cond_drop: dict[str, 
     if missing:
         raise A2AError(
             f"{config_source('model')}: model.denoiser {name} consumes condition(s) {', '.join(missing)}, "
-            f"which {config_source('data')} does not provide (data.conditions: "
-            f"{', '.join(conditions) or 'none'}); add it there or choose another model"
+            f"which the model is not trained on (model.conditions: {', '.join(conditions) or 'none'}); "
+            "add it there"
         )
     extra = [key for key in cond_drop if key not in droppable]
     if extra:
