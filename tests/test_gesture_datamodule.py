@@ -136,10 +136,10 @@ def test_gesture_tiny_config_builds_the_datamodule(gesture_root, cache, tmp_path
     cfg = compose_train(
         [
             "data=gesture_tiny",
+            "model=dsg_tiny",  # the data provides the model's conditions: audio, style, seed
             "features=baseline20",
             f"data.source={gesture_root}",
             f"data.cache_dir={cache}",
-            "model.representation._target_=a2a.motion.dsg.DSGRepresentation",
             f"output_dir={tmp_path}",
         ]
     )

@@ -284,6 +284,14 @@ def _add_window_net_parser(sub, name: str, help_text: str, steps: int, lr: float
     return parser
 
 
+def _cmd_attach_classifier(args: argparse.Namespace) -> int:
+    from a2a.checkpoint.attach import attach_classifier
+
+    out = attach_classifier(args.model, args.classifier, args.out)
+    print(f"wrote {out}: generating without a style now picks the one the music implies (style=auto)")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from a2a.motion import SMPL24, Motion
     from a2a.motion.bvh import write_bvh, write_rig_bvh
@@ -453,6 +461,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="fill between two clips",
     )
     generate.set_defaults(handler=_cmd_generate)
+
+    attach = sub.add_parser(
+        "attach-classifier", help="put a genre classifier into a genre model's checkpoint (style=auto)"
+    )
+    attach.add_argument("model", type=Path, help="genre-conditioned model checkpoint")
+    attach.add_argument("classifier", type=Path, help="model=genre_classifier checkpoint")
+    attach.add_argument("out", type=Path, help="output .ckpt")
+    attach.set_defaults(handler=_cmd_attach_classifier)
 
     export = sub.add_parser(
         "export",

@@ -28,8 +28,9 @@ import torch
 from a2a.audio.decode import load_audio
 from a2a.audio.features import check_windowing, extract_slices, file_params
 from a2a.checkpoint import build, denoiser_weights, read_checkpoint
+from a2a.checkpoint.attach import build_classifier
 from a2a.data.naming import tempo_from_name
-from a2a.diffusion import ConditionMix, LongFormStrategy
+from a2a.diffusion import ConditionMix, LongFormStrategy, plan_windows, slice_windows
 from a2a.editing import Edit
 from a2a.errors import A2AError, AudioError, CheckpointError
 from a2a.motion.motion import Motion
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 AudioInput = str | os.PathLike | bytes | np.ndarray
 REDUCTIONS = ("mean", "medoid")
 AUDIO = "audio"
+AUTO = "auto"
 # Conditions the generator itself provides to a denoiser (from the request's audio).
 GENERATED_CONDITIONS = (AUDIO,)
 
@@ -64,6 +66,7 @@ class Generator:
         sampler_config: dict,
         guidance_weight: float | dict[str, float],
         vocabularies: dict[str, list[str]] | None = None,
+        classifier: dict[str, Any] | None = None,
         fps: float,
         window: int,
         info: dict[str, Any],
@@ -80,6 +83,10 @@ class Generator:
         self.sampler_config = sampler_config
         self.guidance_weight = guidance_weight
         self.vocabularies = dict(vocabularies or {})
+        # an attached classifier {network, target, labels, window}: picks the style the audio implies
+        self.classifier = classifier
+        if classifier is not None:
+            classifier["network"].to(device)
         self.fps = float(fps)
         self.window = int(window)
         self.info = info
@@ -165,6 +172,7 @@ class Generator:
         edit: Edit | None = None,
         style: str | Sequence[str] | None = None,
         style_mix: float | None = None,
+        info: dict | None = None,
         progress: bool = False,
     ) -> list[Motion]:
         """Motions for features ``[N, F]`` (per frame) or ``[n, window, F]`` (per window of the long-form
@@ -202,6 +210,8 @@ class Generator:
         weight = self.guidance_weight if guidance is None else guidance
         inner = self._sampler(sampler, steps, eta)
         keep = None if edit is None else self._keep(edit, int(frames))
+        if style == AUTO or (style is None and self.classifier is not None):
+            style = self._auto_style(feats, info)
         static_cond, denoiser = self._categorical(style, style_mix)
         missing = [
             key
@@ -263,8 +273,29 @@ class Generator:
         key = self.style_key
         return list(self.vocabularies[key]) if key else []
 
+    def _auto_style(self, feats: torch.Tensor, info: dict | None) -> str:
+        """The style the attached classifier hears in ``feats`` (``[N, F]`` per frame, or per window)."""
+        if self.classifier is None:
+            raise A2AError(
+                f"{self.info['path']}: style=auto needs a classifier in the checkpoint "
+                "(a2a attach-classifier MODEL CLASSIFIER OUT); name a style instead"
+            )
+        window = int(self.classifier["window"])
+        if feats.ndim == 2:
+            plan = plan_windows(len(feats), window, max(1, window // 2))
+            feats = slice_windows(feats, plan)
+        probabilities = self.classifier["network"].predict_song(feats.to(self.device)).cpu()
+        labels = self.classifier["labels"]
+        best = int(probabilities.argmax())
+        if info is not None:
+            info["style"] = labels[best]
+            info["style_probability"] = float(probabilities[best])
+        return labels[best]
+
     def _one_hot(self, name: str) -> torch.Tensor:
         styles = self.styles
+        if name not in styles and len(name) == 3 and name[0] == "g" and name[1:] in styles:
+            name = name[1:]  # AIST++ writes genres as in its file names: gHO
         if name not in styles:
             raise A2AError(f"unknown style {name!r}; this model knows {', '.join(styles)}")
         return torch.eye(len(styles))[styles.index(name)]
@@ -341,6 +372,7 @@ class Generator:
         edit: Edit | None = None,
         style: str | Sequence[str] | None = None,
         style_mix: float | None = None,
+        info: dict | None = None,
         timings: dict | None = None,
         progress: bool = False,
     ) -> Motion:
@@ -362,7 +394,9 @@ class Generator:
                 genre): one value (default: the first the model knows, :attr:`styles`), or two to mix.
             style_mix: with two styles, the weight γ of the first: γ·D(first) + (1 − γ)·D(second); with
                 one, γ·D(style) + (1 − γ)·D(no style), which exaggerates the style for γ > 1.
-                Style guidance is ``guidance={"style": w}``.
+                Style guidance is ``guidance={"style": w}``. ``"auto"`` (the default when the checkpoint
+                carries a classifier, :mod:`a2a.checkpoint.attach`) picks the style the audio implies.
+            info: receives what generation decided: ``style`` (and ``style_probability``) when picked.
             timings: optional dict that receives seconds for decode, features, sampling.
         """
         if reduce not in REDUCTIONS:
@@ -382,6 +416,7 @@ class Generator:
             edit=edit,
             style=style,
             style_mix=style_mix,
+            info=info,
             progress=progress,
         )
         motion = motions[0] if samples == 1 else combine_motions(motions, reduce)
@@ -447,6 +482,11 @@ def load(
     path = Path(path)
     ckpt = read_checkpoint(path)
     meta, hparams = ckpt["a2a"], ckpt["hyper_parameters"]
+    if meta.get("kind") == "classifier":
+        raise CheckpointError(
+            f"{path}: a classifier checkpoint, not a generator; put it into a genre-conditioned model's "
+            "checkpoint with `a2a attach-classifier MODEL CLASSIFIER OUT`"
+        )
     where = f"{path}: checkpoint config"
     denoiser = build(hparams["denoiser"], "denoiser", f"{where} denoiser")
     longform = build(hparams["longform"], "longform", f"{where} longform")
@@ -469,6 +509,15 @@ def load(
         denoiser.load_state_dict(denoiser_weights(ckpt, str(path)))
     except RuntimeError as exc:
         raise CheckpointError(f"{path}: weights do not fit the stored model config: {exc}") from None
+    classifier = None
+    if "classifier" in meta:
+        entry = meta["classifier"]
+        classifier = {
+            "network": build_classifier(entry, str(path)),
+            "target": entry["target"],
+            "labels": list(entry["labels"]),
+            "window": int(entry.get("window", hparams["window"])),
+        }
     features_cfg = hparams["features"]
     extractor_cfg = features_cfg.get("extractor")  # None: no a2a extractor (generate_features only)
     if extractor_cfg is not None and features_path is not None:
@@ -512,6 +561,7 @@ def load(
         longform,
         sampler_config=dict(hparams["sampler"]),
         vocabularies=vocabularies,
+        classifier=classifier,
         guidance_weight=hparams.get("guidance_weight", 2.0),
         fps=float(hparams["fps"]),
         window=int(hparams["window"]),

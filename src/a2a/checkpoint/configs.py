@@ -5,7 +5,8 @@ A checkpoint carries the configs that rebuild its generator (``{"_target_": "a2a
 these configs are read with rules instead of ``hydra.utils.instantiate``:
 
 - a ``_target_`` is allowed only at the *places* that are meant to build something (:data:`PLACES`:
-  the denoiser, schedule, sampler, representation, audio features, long-form strategy, loss, optimizer),
+  the denoiser, schedule, sampler, representation, audio features, long-form strategy, loss, optimizer, an
+  attached classifier),
   and nowhere else — not inside a number, a string or a list;
 - it must name a **class** defined in a trusted package (``a2a`` itself; model families the user trusts
   through :func:`trust_modules` or an ``a2a.families`` entry point; ``torch.optim``/``adan_pytorch``
@@ -44,6 +45,7 @@ PLACES: dict[str, tuple[str, tuple[str, ...]]] = {
     "features": ("a2a.audio.features.AudioFeatureExtractor", ()),
     "longform": ("a2a.diffusion.longform.LongFormStrategy", ()),
     "loss": ("a2a.losses.MotionLoss", ()),
+    "classifier": ("torch.nn.Module", ()),
     "optimizer": ("torch.optim.Optimizer", ("torch.optim", "adan_pytorch")),
 }
 

@@ -48,6 +48,7 @@ BUILT_HPARAMS = {
     "longform": "longform",
     "loss": "loss",
     "optimizer": "optimizer",
+    "network": "classifier",
 }
 REQUIRED_HPARAMS = (
     "denoiser",
@@ -59,6 +60,9 @@ REQUIRED_HPARAMS = (
     "fps",
     "window",
 )
+# a condition classifier (model=genre_classifier) is not a generator
+CLASSIFIER_KIND = "classifier"
+CLASSIFIER_HPARAMS = ("network", "target", "features", "fps", "window")
 
 # a2a 0.1 copied the overlaps on the final x̂0 too, which left a seam at every window boundary; migrated
 # checkpoints get EDGE's long form (one window generates exactly as before; pass
@@ -179,7 +183,8 @@ def validate(ckpt: Mapping[str, Any], where: str) -> None:
     hparams = ckpt.get("hyper_parameters")
     if not isinstance(hparams, dict):
         hparams = {}
-    missing = [k for k in REQUIRED_HPARAMS if k not in hparams]
+    required = CLASSIFIER_HPARAMS if meta.get("kind") == CLASSIFIER_KIND else REQUIRED_HPARAMS
+    missing = [k for k in required if k not in hparams]
     missing += [f"a2a.{k}" for k in ("normalizer",) if k not in meta]
     if not isinstance(ckpt.get("state_dict"), dict):
         missing.append("state_dict")
@@ -203,8 +208,24 @@ def validate(ckpt: Mapping[str, Any], where: str) -> None:
         else:
             check_plain(value, label)
     for key, value in meta.items():
-        if key != "normalizer":
+        if key == "classifier":
+            _check_classifier(value, f"{where}: checkpoint a2a.classifier")
+        elif key != "normalizer":
             check_plain(value, f"{where}: checkpoint a2a.{key}")
+
+
+def _check_classifier(entry: Any, label: str) -> None:
+    """An attached classifier (:func:`a2a.checkpoint.attach.attach_classifier`): its network config is
+    built like any other, its weights are tensors, the rest plain."""
+    if not isinstance(entry, dict) or not {"network", "state_dict", "target", "labels"} <= set(entry):
+        raise CheckpointError(f"{label} must hold network, state_dict, target and labels")
+    check_config(entry["network"], "classifier", f"{label}.network")
+    weights = entry["state_dict"]
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise CheckpointError(f"{label}.state_dict must map names to tensors")
+    for key, value in entry.items():
+        if key not in ("network", "state_dict"):
+            check_plain(value, f"{label}.{key}")
 
 
 def _check_features(features: Any, label: str) -> None:

@@ -56,6 +56,13 @@ def _plain(cfg: Any) -> Any:
     return copy.deepcopy(cfg)
 
 
+def _without_nulls(value: Any) -> Any:
+    """A mapping without its ``None`` entries (anything else as it is)."""
+    if isinstance(value, dict):
+        return {key: item for key, item in value.items() if item is not None}
+    return value
+
+
 def check_conditions(denoiser: Any, conditions: list[str], cond_drop: dict[str, float]) -> None:
     """The denoiser consumes only the model's conditions (``model.conditions``, which the data provides)
     and drops only conditions it can replace."""
@@ -132,8 +139,9 @@ class DiffusionModule(pl.LightningModule):
                 "sampler": _plain(sampler),
                 "longform": _plain(longform or {"_target_": "a2a.diffusion.OverlapStitch"}),
                 "conditions": list(_plain(conditions) or ["audio"]),
-                "cond_drop": dict(_plain(cond_drop) or {}),
-                "guidance_weight": _plain(guidance_weight),
+                # a null entry removes one inherited from a parent config (dsg_dance: style → genre)
+                "cond_drop": _without_nulls(_plain(cond_drop) or {}),
+                "guidance_weight": _without_nulls(_plain(guidance_weight)),
                 "ema_decay": float(ema_decay),
                 "ema_warmup": bool(ema_warmup),
                 "fps": float(fps),

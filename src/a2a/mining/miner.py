@@ -247,19 +247,23 @@ class Miner:
         finally:
             fields.update({stage: timings.get(stage) for stage in ("wait", *STAGES)})
             fields["model"] = timings.get("model")
+            fields["style"] = timings.get("style")
 
     def _run_model(self, audio: RequestAudio, timings: dict, queued: float) -> str:
         timings["wait"] = time.monotonic() - queued
         generator = self.slot.current  # read per job: a hot reload takes effect between requests
         stage_times: dict = {}
+        decided: dict = {}  # what generation chose, e.g. the genre the music implies (style=auto)
         text = generator.generate_bvh(
             audio.wave,
             sr=audio.sample_rate,
             seed=self.settings.seed,
             timings=stage_times,
+            info=decided,
             **self.settings.generate_kwargs,
         )
         for stage, seconds in stage_times.items():
             timings[stage] = timings.get(stage, 0.0) + float(seconds)
         timings["model"] = getattr(self.slot, "generation", None)
+        timings["style"] = decided.get("style")
         return text

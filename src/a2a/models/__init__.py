@@ -2,5 +2,6 @@
 
 from a2a.models.dsg import DSGDenoiser
 from a2a.models.edge import EdgeDenoiser
+from a2a.models.edge_genre import EdgeGenreDenoiser
 
-__all__ = ["DSGDenoiser", "EdgeDenoiser"]
+__all__ = ["DSGDenoiser", "EdgeDenoiser", "EdgeGenreDenoiser"]

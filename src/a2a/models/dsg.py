@@ -97,8 +97,13 @@ class DSGDenoiser(nn.Module):
         groups: int = 8,
         dropout: float = 0.1,
         seq_len: int = 88,
+        style_key: str = STYLE,
     ) -> None:
         super().__init__()
+        # the categorical condition the style token reads: DSG's style, or a dance model's genre
+        self.style_key = str(style_key)
+        self.conditions = (AUDIO, self.style_key, SEED)
+        self.droppable = (self.style_key, SEED)
         sizes = {
             "nfeats": nfeats,
             "latent_dim": latent_dim,
@@ -179,7 +184,7 @@ class DSGDenoiser(nn.Module):
                 f"DSG's denoiser needs the condition(s) {', '.join(map(repr, missing))}; "
                 f"got {', '.join(map(repr, cond)) or 'none'}"
             )
-        return cond[AUDIO], cond[STYLE], cond[SEED]
+        return cond[AUDIO], cond[self.style_key], cond[SEED]
 
     def _check_inputs(self, x: Tensor, t: Tensor, audio: Tensor, style: Tensor, seed: Tensor) -> None:
         if x.ndim != 3 or x.shape[-1] != self.nfeats:
@@ -192,7 +197,7 @@ class DSGDenoiser(nn.Module):
             )
         expected = {
             AUDIO: (audio, (batch, frames, self.audio_dim), "[B, T, audio_dim]"),
-            STYLE: (style, (batch, self.style_dim), "[B, style_dim]"),
+            self.style_key: (style, (batch, self.style_dim), "[B, style_dim]"),
             SEED: (seed, (batch, self.n_seed, self.nfeats), "[B, n_seed, nfeats]"),
         }
         for key, (value, shape, layout) in expected.items():
@@ -231,7 +236,7 @@ class DSGDenoiser(nn.Module):
         audio, style, seed = self._conditions(cond)
         self._check_inputs(x, t, audio, style, seed)
         batch, frames = x.shape[:2]
-        keep_style = keep_mask(keep_cond, STYLE, batch, x.device)
+        keep_style = keep_mask(keep_cond, self.style_key, batch, x.device)
         keep_seed = keep_mask(keep_cond, SEED, batch, x.device)
         token = self.global_token(t, style.to(x.dtype), seed.to(x.dtype), keep_style, keep_seed)
 

@@ -165,6 +165,13 @@ class EdgeDenoiser(nn.Module):
         if t.shape != (batch,):
             raise A2AError(f"denoiser timesteps t must be [B] = [{batch}], got {list(t.shape)}")
 
+    def global_condition(
+        self, cond: Mapping[str, Tensor], keep_cond: KeepMask, batch: int, like: Tensor
+    ) -> Tensor | None:
+        """An extra ``[B, latent_dim]`` added to the FiLM vector, for variants with more conditions than
+        music (EDGE itself has none)."""
+        return None
+
     def forward(
         self, x: Tensor, t: Tensor, cond: Tensor | Mapping[str, Tensor], keep_cond: KeepMask = None
     ) -> Tensor:
@@ -181,6 +188,7 @@ class EdgeDenoiser(nn.Module):
         Returns:
             [B, seq_len, nfeats] x0 prediction.
         """
+        cond_mapping = cond if isinstance(cond, Mapping) else {AUDIO: cond}
         if isinstance(cond, Mapping):
             if AUDIO not in cond:
                 raise A2AError(
@@ -209,6 +217,9 @@ class EdgeDenoiser(nn.Module):
         time_tokens = self.to_time_tokens(time_hidden).unflatten(-1, (NUM_TIME_TOKENS, self.latent_dim))
         null_hidden = self.null_cond_hidden.to(film_cond.dtype)
         film_cond = film_cond + torch.where(keep[:, None], music_hidden, null_hidden)
+        extra = self.global_condition(cond_mapping, keep_cond, x.shape[0], film_cond)
+        if extra is not None:
+            film_cond = film_cond + extra
 
         memory = self.memory_norm(torch.cat((music, time_tokens), dim=-2))
         # The rotated memory is identical for every decoder layer, so rotate it once.
