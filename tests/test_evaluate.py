@@ -117,3 +117,38 @@ def test_report_json_is_strict():
     value = {"ci": (np.float32(1.5), float("nan")), "n": np.int64(3), "inf": np.float64("inf"), "s": "x"}
     assert json_ready(value) == {"ci": [1.5, None], "n": 3, "inf": None, "s": "x"}
     assert type(json_ready(value)["n"]) is int
+
+
+def test_sampler_sweep_rows_and_recommendation(tiny_checkpoint, synthetic_root, tmp_path):
+    cfg = _cfg(
+        [
+            f"ckpt={tiny_checkpoint}",
+            f"data.source={synthetic_root}",
+            f"output_dir={tmp_path}",
+            "sweep=[tiny,ddim]",
+            "render=0",
+            "bootstrap=50",
+            "genre_classifier_steps=0",
+        ]
+    )
+    report = evaluate(cfg)
+    models = [row for row in report["rows"] if row["kind"] == "model"]
+    assert [row["setting"] for row in models] == ["tiny", "ddim"]
+    assert [row["name"].split(" (")[1] for row in models] == ["tiny)", "ddim)"]
+    assert models[1]["seconds_mean"] > models[0]["seconds_mean"]  # 50 steps take longer than 5
+    best = max(models, key=lambda row: row["reward_mean"])
+    assert report["recommendation"]["mining"] == best["name"]
+    assert (tmp_path / "plots" / "reward_vs_time.png").exists()
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## Which setting to mine with" in markdown and "tiny: reward" in markdown
+    with pytest.raises(A2AError, match="no sampler named 'fast'; the sampler group has"):
+        evaluate(
+            _cfg(
+                [
+                    f"ckpt={tiny_checkpoint}",
+                    f"data.source={synthetic_root}",
+                    f"output_dir={tmp_path}",
+                    "sweep=[fast]",
+                ]
+            )
+        )

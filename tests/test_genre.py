@@ -148,3 +148,32 @@ def test_cli_picks_genres(genre_model, tmp_path, capsys):
         == 0
     )
     assert out.read_text().startswith("HIERARCHY")
+
+
+def test_evaluate_reports_genres(genre_model, classifier, tmp_path):
+    from a2a.data.synthetic import synthesize
+    from a2a.evaluate import evaluate
+
+    # 24 sequences: every test genre also dances in the training split, so fidelity can be measured
+    data = synthesize(tmp_path / "syn", sequences=24, seconds=3.0, seed=2, progress=False)
+    both = attach_classifier(genre_model, classifier, tmp_path / "both.ckpt")
+    cfg = compose_config(
+        "evaluate",
+        [
+            f"ckpt={both}",
+            f"data.source={data}",
+            f"output_dir={tmp_path / 'eval'}",
+            "render=0",
+            "bootstrap=50",
+            "genre_classifier_steps=40",
+        ],
+    )
+    report = evaluate(cfg)
+    gt, model = report["rows"][0], report["rows"][4]
+    assert set(gt["per_genre"]) and set(model["per_genre"]) == set(gt["per_genre"])
+    assert 0 <= model["dance"]["genre_accuracy"] <= 1 and 0 <= gt["dance"]["genre_accuracy"] <= 1
+    audio = report["genre_from_audio"]["both"]
+    assert audio["n"] == report["n_sequences"] and audio["chance"] == pytest.approx(0.1)
+    assert np.asarray(audio["confusion"]).sum() == audio["n"]
+    markdown = (tmp_path / "eval" / "report.md").read_text()
+    assert "## Per genre" in markdown and "**Genre from audio**" in markdown

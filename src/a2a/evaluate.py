@@ -31,6 +31,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from a2a.audio.features import BaselineFeatures
+from a2a.config import group_member
 from a2a.data.curated import open_source
 from a2a.data.windows import DanceSequence
 from a2a.doors import check_device
@@ -242,8 +243,8 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         f"a2a {report['version']}.",
         "",
         "| method | reward (95% CI) | correctness | rmse | speed | s/seq | FID_k | FID_g | Div_k | Div_g "
-        "| BAS (Bailando) | BAS (FACT) | PFC |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| BAS (Bailando) | BAS (FACT) | PFC | genre acc. |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["rows"]:
         m = row["dance"]
@@ -255,9 +256,11 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
             f"| {row['name']} | {row['reward_mean']:.4f} ({_fmt(ci[0], 4)}–{_fmt(ci[1], 4)}) "
             f"| {row['correctness_mean']:.4f} | {row['rmse_mean']:.1f} | {row['speed_mean']:.4f} "
             f"| {row['seconds_mean']:.2f} | {dance_cells} | {_fmt(m.get('BAS_bailando'))} "
-            f"| {_fmt(m.get('BAS_fact'))} | {_fmt(m.get('PFC'))} |"
+            f"| {_fmt(m.get('BAS_fact'))} | {_fmt(m.get('PFC'))} | {_fmt(m.get('genre_accuracy'))} |"
         )
     lines += _baseline_notes(report)
+    lines += _recommendation_lines(report)
+    lines += _genre_lines(report)
     pool_notes = [
         f" FID_{suffix} and Div_{suffix} are n/a: {entry['problem']} (normalisation divides by the pool's "
         "std + 1e-10, so differences in a constant feature swamp everything else)."
@@ -294,6 +297,68 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def _recommendation_lines(report: dict[str, Any]) -> list[str]:
+    best = report.get("recommendation")
+    if not best:
+        return []
+    settings = [row for row in report["rows"] if row.get("setting")]
+    lines = ["", "## Which setting to mine with", ""]
+    if settings:
+        lines.append(
+            "The sampler sweep (`sweep=`) trades realism for the validator's reward and speed: "
+            + "; ".join(
+                f"{row['setting']}: reward {row['reward_mean']:.4f} in {row['seconds_mean']:.2f} s"
+                for row in settings
+            )
+            + "."
+        )
+    lines.append(
+        f"On this data the best validator reward is **{best['mining']}** ({best['reward_mean']:.4f}, "
+        f"{best['seconds_mean']:.2f} s per sequence). {best['note'][0].upper() + best['note'][1:]}."
+    )
+    return lines
+
+
+def _genre_lines(report: dict[str, Any]) -> list[str]:
+    """Per-genre rewards, genre fidelity and the audio genre classifier, where the data has genres."""
+    rows = [row for row in report["rows"] if row.get("per_genre")]
+    if not rows:
+        return []
+    genres = sorted({g for row in rows for g in row["per_genre"]})
+    lines = [
+        "",
+        "## Per genre",
+        "",
+        "Validator reward per genre of the test sequences (genre-conditioned models dance each sequence's "
+        "own genre). **genre acc.** above: how often a motion-genre classifier trained on the training "
+        "split recognises the sequence's genre in each row's dances; compare models with the ground "
+        "truth's own accuracy under the same classifier.",
+        "",
+        "| method | " + " | ".join(genres) + " |",
+        "|---|" + "---|" * len(genres),
+    ]
+    for row in rows:
+        cells = [
+            f"{row['per_genre'][g]['reward_mean']:.4f}" if g in row["per_genre"] else "–" for g in genres
+        ]
+        lines.append(f"| {row['name']} | " + " | ".join(cells) + " |")
+    for name, result in (report.get("genre_from_audio") or {}).items():
+        labels = result["labels"]
+        lines += [
+            "",
+            f"**Genre from audio** ({name}'s attached classifier): accuracy {result['accuracy']:.3f} on "
+            f"{result['n']} test songs (chance {result['chance']:.3f}). Confusion (rows: true genre):",
+            "",
+            "| true \\ predicted | " + " | ".join(labels) + " |",
+            "|---|" + "---|" * len(labels),
+        ]
+        lines += [
+            f"| {label} | " + " | ".join(str(int(v)) for v in counts) + " |"
+            for label, counts in zip(labels, result["confusion"], strict=True)
+        ]
+    return lines
+
+
 def _plot_rewards(report: dict[str, Any], path: Path) -> Path:
     import matplotlib
 
@@ -325,6 +390,122 @@ def _plot_rewards(report: dict[str, Any], path: Path) -> Path:
 
 
 # --- main ----------------------------------------------------------------------------------------
+
+
+def _per_genre(method: MethodResult, genre_of: dict[str, str]) -> dict[str, dict[str, float]]:
+    """Reward and rmse means per genre of the sequences (AIST++ names carry the genre)."""
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(method.motions):
+        if genre_of.get(name):
+            groups.setdefault(genre_of[name], []).append(i)
+    return {
+        genre: {
+            "n": len(idx),
+            "reward_mean": float(np.mean([method.rewards[i] for i in idx])),
+            "rmse_mean": float(np.mean([method.rmse[i] for i in idx])),
+        }
+        for genre, idx in sorted(groups.items())
+    }
+
+
+def _genre_fidelity_classifier(train: Sequence[DanceSequence], cfg: DictConfig):
+    """A motion-genre classifier trained on the training split (None without two genres to tell apart)."""
+    genres = sorted({s.genre for s in train if s.genre})
+    steps = int(cfg.get("genre_classifier_steps", 300))
+    if len(genres) < 2 or steps < 1:
+        return None
+    from a2a.metrics.style import train_style_classifier
+
+    labelled = [s for s in train if s.genre]
+    clips = [s.motion.joints() for s in labelled]
+    return train_style_classifier(
+        clips, [s.genre for s in labelled], fps=EVAL_FPS, steps=steps, seed=int(cfg.seed)
+    )
+
+
+def _genre_accuracy(classifier, method: MethodResult, genre_of: dict[str, str]) -> float | None:
+    """How often the motion-genre classifier recognises each sequence's genre in this row's motions."""
+    from a2a.metrics.style import style_accuracy
+
+    windows, labels = [], []
+    for name, motion in method.motions.items():
+        if genre_of.get(name) in classifier.styles:
+            clip_windows = classifier.windows(motion.joints())
+            windows.append(clip_windows)
+            labels += [genre_of[name]] * len(clip_windows)
+    if not labels:
+        return None
+    return style_accuracy(classifier, np.concatenate(windows), labels)
+
+
+def _genre_from_audio(generators, labels: list[str], test: Sequence[DanceSequence]) -> dict[str, Any]:
+    """For checkpoints that carry a genre classifier: its accuracy and confusion matrix on the test songs."""
+    from a2a.metrics.style import confusion_matrix
+
+    out: dict[str, Any] = {}
+    for label, generator in zip(labels, generators, strict=True):
+        if generator.classifier is None:
+            continue
+        names = list(generator.classifier["labels"])
+        truth, predicted = [], []
+        for seq in test:
+            if seq.genre in names:
+                truth.append(names.index(seq.genre))
+                predicted.append(names.index(generator.predict_style(seq.audio)[0]))
+        if truth:
+            matrix = confusion_matrix(truth, predicted, len(names))
+            out[label] = {
+                "accuracy": float(np.mean(np.asarray(truth) == np.asarray(predicted))),
+                "chance": 1.0 / len(names),
+                "n": len(truth),
+                "labels": names,
+                "confusion": matrix.tolist(),
+            }
+    return out
+
+
+def _recommendation(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The model row with the best validator reward, and the realism it gives up (or keeps)."""
+    models = [row for row in rows if row["kind"] == "model"]
+    if not models:
+        return None
+    best = max(models, key=lambda row: row["reward_mean"])
+    return {
+        "mining": best["name"],
+        "reward_mean": best["reward_mean"],
+        "seconds_mean": best["seconds_mean"],
+        "note": (
+            "the validator pays for closeness to one reference dance (the conditional mean wins) and for "
+            "speed; FID, diversity, PFC and BAS measure realism, which full sampling keeps: pick by the "
+            "column that matters to you"
+        ),
+    }
+
+
+def _plot_reward_time(report: dict[str, Any], path: Path) -> Path:
+    """Validator reward against seconds per sequence for the model rows (the sampler sweep)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [row for row in report["rows"] if row["kind"] == "model"]
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for row in rows:
+        ax.scatter(row["seconds_mean"], row["reward_mean"], color="#1f77b4")
+        ax.annotate(row.get("setting") or row["name"], (row["seconds_mean"], row["reward_mean"]), fontsize=8)
+    for row in report["rows"]:
+        if row["kind"] != "model":
+            ax.axhline(row["reward_mean"], color="#999999", linewidth=0.8, linestyle=":")
+            ax.annotate(row["name"], (0, row["reward_mean"]), fontsize=7, color="#666666")
+    ax.set_xlabel("seconds per sequence (generation + export)")
+    ax.set_ylabel("validator reward (mean)")
+    ax.set_xlim(left=0)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def _checkpoints(ckpt: Any) -> list[Path]:
@@ -396,10 +577,17 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     methods += [
         MethodResult(n, "baseline") for n in ("mean pose", "random train clip", "audio nearest neighbour")
     ]
-    for label in labels:
-        for k in samples_list:
-            name = label if k == 1 else f"{label} ({k} samples, {cfg.reduce})"
-            methods.append(MethodResult(name, "model"))
+    # Model rows: every checkpoint × sampler setting (the sweep, or the chosen/checkpoint sampler) × draws.
+    sweep = [str(name) for name in (cfg.get("sweep") or [])]
+    settings: list[tuple[int, dict[str, Any]]] = []
+    for g_index, label in enumerate(labels):
+        for sweep_name in sweep or [None]:
+            setting_sampler = group_member("sampler", sweep_name) if sweep_name else sampler
+            for k in samples_list:
+                parts = [p for p in (sweep_name, f"{k} samples, {cfg.reduce}" if k > 1 else None) if p]
+                name = f"{label} ({', '.join(parts)})" if parts else label
+                methods.append(MethodResult(name, "model"))
+                settings.append((g_index, {"samples": k, "sampler": setting_sampler, "setting": sweep_name}))
 
     # Warm-up so the first timed request does not pay for library initialisation.
     for generator in generators:
@@ -425,30 +613,38 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         for method, motion in zip(methods[:4], answers, strict=True):
             text = gt_text if motion is seq.motion else motion_to_bvh(motion)
             _score_answer(method, seq.name, motion, text, ref, 0.0, bvh_dir)
-        index = 4
-        for generator in generators:
-            for k in samples_list:
-                start = time.perf_counter()
-                motion = generator.generate(
-                    seq.audio,
-                    seed=int(cfg.seed),
-                    samples=k,
-                    reduce=str(cfg.reduce),
-                    sampler=sampler,
-                    steps=cfg.get("steps"),
-                    guidance=cfg.get("guidance"),
-                )
-                text = motion_to_bvh(motion)  # generation + export is what a miner's answer costs
-                elapsed = time.perf_counter() - start
-                _score_answer(methods[index], seq.name, motion, text, ref, elapsed, bvh_dir)
-                index += 1
+        for method, (g_index, setting) in zip(methods[4:], settings, strict=True):
+            generator = generators[g_index]
+            # a genre-conditioned model dances the sequence's own genre
+            style = seq.genre if generator.style_key == "genre" and seq.genre in generator.styles else None
+            start = time.perf_counter()
+            motion = generator.generate(
+                seq.audio,
+                seed=int(cfg.seed),
+                samples=setting["samples"],
+                reduce=str(cfg.reduce),
+                sampler=setting["sampler"],
+                steps=cfg.get("steps"),
+                guidance=cfg.get("guidance"),
+                style=style,
+            )
+            text = motion_to_bvh(motion)  # generation + export is what a miner's answer costs
+            elapsed = time.perf_counter() - start
+            _score_answer(method, seq.name, motion, text, ref, elapsed, bvh_dir)
 
+    genre_of = {seq.name: seq.genre for seq in test}
+    fidelity = _genre_fidelity_classifier(train, cfg)
     rows = []
     for method in methods:
         row = _summary(method, int(cfg.bootstrap), int(cfg.seed))
         row["dance"] = _dance_metrics(method, pool, beats)
         row["per_sequence"] = dict(zip(method.motions, method.rewards, strict=True))
+        row["per_genre"] = _per_genre(method, genre_of)
+        if fidelity is not None:
+            row["dance"]["genre_accuracy"] = _genre_accuracy(fidelity, method, genre_of)
         rows.append(row)
+    for row, (_, setting) in zip(rows[4:], settings, strict=True):
+        row["setting"] = setting["setting"]
     report: dict[str, Any] = {
         "version": __version__,
         "data": str(cfg.data.source),
@@ -466,7 +662,15 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             "pfc_note": f"{rows[0]['dance']['pfc_clips']} clips per method, 30 fps",
         },
         "rows": rows,
+        "genre_from_audio": _genre_from_audio(generators, labels, test),
+        "recommendation": _recommendation(rows),
     }
+    if fidelity is not None:
+        report["protocol"]["genre_classifier"] = {
+            "windows": f"{fidelity.spec.window} frames at {fidelity.spec.fps:g} fps",
+            "genres": fidelity.styles,
+            "steps": int(cfg.get("genre_classifier_steps", 300)),
+        }
     renders = []
     n_render = int(cfg.get("render", 0) or 0)
     if n_render and generators:
@@ -484,6 +688,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             renders.append(str(out))
     report["renders"] = renders
     report["plots"] = [str(_plot_rewards(report, out_dir / "plots" / "rewards.png"))]
+    if sweep:
+        report["plots"].append(str(_plot_reward_time(report, out_dir / "plots" / "reward_vs_time.png")))
     (out_dir / "report.json").write_text(json.dumps(json_ready(report), indent=2, allow_nan=False))
     write_markdown(report, out_dir / "report.md")
     log.info("report: %s", out_dir / "report.md")

@@ -273,6 +273,13 @@ class Generator:
         key = self.style_key
         return list(self.vocabularies[key]) if key else []
 
+    def predict_style(self, audio: AudioInput, sr: int | None = None) -> tuple[str, dict[str, float]]:
+        """The style (genre) the attached classifier hears in ``audio`` and every label's probability."""
+        feats, _ = self.audio_features(audio, sr)
+        info: dict = {}
+        label = self._auto_style(torch.as_tensor(np.asarray(feats, dtype=np.float32)), info)
+        return label, info["style_probabilities"]
+
     def _auto_style(self, feats: torch.Tensor, info: dict | None) -> str:
         """The style the attached classifier hears in ``feats`` (``[N, F]`` per frame, or per window)."""
         if self.classifier is None:
@@ -290,6 +297,9 @@ class Generator:
         if info is not None:
             info["style"] = labels[best]
             info["style_probability"] = float(probabilities[best])
+            info["style_probabilities"] = {
+                label: float(p) for label, p in zip(labels, probabilities, strict=True)
+            }
         return labels[best]
 
     def _one_hot(self, name: str) -> torch.Tensor:
