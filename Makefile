@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 CONSTRAINTS ?= constraints.txt
 STAMP := $(VENV)/.installed
 DEMO_DATA ?= data/synthetic
+GENRE_DATA ?= data/synthetic_genres
 DEMO_OUT ?= outputs/demo
 
 .PHONY: install demo test test-slow test-gpu lint format bench clean
@@ -32,7 +33,9 @@ demo: $(STAMP)
 	$(BIN)/python train.py experiment=demo data.source=$(DEMO_DATA) hydra.run.dir=$(DEMO_OUT)/train
 	$(BIN)/python evaluate.py ckpt=$(DEMO_OUT)/train/checkpoints/last.ckpt data.source=$(DEMO_DATA) \
 		samples=[1,4] hydra.run.dir=$(DEMO_OUT)/evaluate
-	@echo "demo done: report in $(DEMO_OUT)/evaluate/report.md, renders in $(DEMO_OUT)/evaluate/renders/"
+	experiments/genre_demo.sh $(GENRE_DATA) $(DEMO_OUT)/genre $(BIN)/python
+	@echo "demo done: report in $(DEMO_OUT)/evaluate/report.md, renders in $(DEMO_OUT)/evaluate/renders/,"
+	@echo "two genres for the same music in $(DEMO_OUT)/genre/two_genres.mp4"
 
 test: $(STAMP)
 	$(BIN)/ruff check .

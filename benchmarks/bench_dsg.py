@@ -28,6 +28,7 @@ import argparse
 import json
 import statistics
 import time
+import warnings
 
 import torch
 
@@ -87,6 +88,46 @@ def time_sampler(model: DSGDenoiser, steps: int, device: str) -> float:
     return time.perf_counter() - start
 
 
+def time_training(batch: int, device: str, warmup: int, iters: int) -> dict[str, float]:
+    """Seconds per training step of ``model=dsg`` (the real DiffusionModule: forward with condition
+    dropout, SmoothL1, backward, AdamW, EMA) on random ZEGGS-shaped batches of ``batch`` windows."""
+    from omegaconf import OmegaConf
+
+    from a2a.config import compose_config, instantiate
+
+    cfg = compose_config(
+        "train", ["model=dsg", "data=zeggs", "features=wavlm", "features.path=null", "data.source=-"]
+    )
+    OmegaConf.resolve(cfg)
+    module = instantiate(cfg.model).to(device)
+    # no Trainer here: the step's self.log calls have nowhere to go
+    warnings.filterwarnings("ignore", message=".*self.log.*trainer.*")
+    optimizer = module.configure_optimizers()
+    window, seed_frames, features = cfg.model.window, cfg.data.n_seed, cfg.features.dim
+    motion = torch.randn(batch, window, module.representation.dim, device=device)
+    styles = torch.eye(len(cfg.data.styles), device=device)[torch.arange(batch) % len(cfg.data.styles)]
+    batch_dict = {
+        "motion": motion,
+        "cond": {
+            "audio": torch.randn(batch, window, features, device=device),
+            "style": styles,
+            "seed": motion[:, :seed_frames],
+        },
+    }
+    times = []
+    for i in range(warmup + iters):
+        start = time.perf_counter()
+        loss = module.training_step(batch_dict, i)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        module.on_train_batch_end(None, batch_dict, i)
+        sync(device)
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return {"median": statistics.median(times), "best": min(times)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -95,6 +136,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--check-steps", type=int, default=10, help="DDIM steps of the real sampler run")
+    parser.add_argument("--train-batch", type=int, default=8, help="windows per training step (0: skip)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -132,6 +174,18 @@ def main() -> None:
             f"real DDIM run, {args.check_steps} steps, batch 1: {elapsed:.3f} s "
             f"({1000 * elapsed / args.check_steps:.1f} ms per step)"
         )
+    training = None
+    if args.train_batch:
+        timing = time_training(args.train_batch, args.device, 2, max(3, args.iters // 4))
+        training = {
+            "batch": args.train_batch,
+            "windows_per_s": round(args.train_batch / timing["median"], 2),
+            "windows_per_s_best": round(args.train_batch / timing["best"], 2),
+        }
+        print(
+            f"training model=dsg, batch {args.train_batch}: {training['windows_per_s']} windows/s "
+            f"(best {training['windows_per_s_best']})"
+        )
     print(
         json.dumps(
             {
@@ -140,6 +194,7 @@ def main() -> None:
                 "params": params,
                 "rows": rows,
                 "sampler_check": check,
+                "training": training,
             }
         )
     )

@@ -269,3 +269,48 @@ def test_baseline_features_with_two_workers(synthetic: Path, tmp_path: Path) -> 
     assert batch["cond"]["audio"].shape == (12, 150, 35)
     beats = batch["cond"]["audio"][..., 34]
     assert set(beats.unique().tolist()) <= {0.0, 1.0} and beats.sum() > 0
+
+
+def test_per_slice_features_equal_edge_extraction_of_each_slice(synthetic_root, tmp_path):
+    """features.windowing=per_slice: each training window's features are EDGE's baseline extraction of
+    that window's audio slice alone (data/slice.py + baseline_features.py)."""
+    from a2a.audio import BaselineFeatures, extract_per_slice, load_audio
+    from a2a.data.datamodule import MotionDataModule
+    from a2a.data.naming import tempo_from_name
+
+    extractor = BaselineFeatures()
+    dm = MotionDataModule(
+        synthetic_root,
+        extractor,
+        window_seconds=2.0,
+        train_stride=0.5,
+        test_stride=1.0,
+        feature_windowing="per_slice",
+        progress=False,
+        cache_dir=tmp_path / "cache",
+    )
+    dm.setup("fit")
+    train = dm.dataset("train")
+    first = train.names[0]
+    audio = next(s.audio for s in dm._load_sequences("train") if s.name == first)
+    wave, sr = load_audio(audio)
+    edge = extract_per_slice(
+        wave, sr, extractor, window_s=2.0, stride_s=0.5, start_bpm=tempo_from_name(audio.name)
+    )
+    mine = [train[i]["cond"]["audio"].numpy() for i, (seq, _) in enumerate(train.windows) if seq == 0]
+    assert len(mine) <= len(edge) and len(mine) >= 1
+    for k, window in enumerate(mine):
+        np.testing.assert_allclose(window, edge[k], atol=1e-6)
+    # the cache keys the windowing: a second data module reads the same windows back
+    again = MotionDataModule(
+        synthetic_root,
+        extractor,
+        window_seconds=2.0,
+        train_stride=0.5,
+        test_stride=1.0,
+        feature_windowing="per_slice",
+        progress=False,
+        cache_dir=tmp_path / "cache",
+    )
+    again.setup("fit")
+    np.testing.assert_array_equal(again.dataset("train")[0]["cond"]["audio"].numpy(), mine[0])
