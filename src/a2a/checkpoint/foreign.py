@@ -8,9 +8,13 @@ scan of the pickle names every other global it refers to, so a refusal can say w
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
+from torch import Tensor
+
+from a2a.errors import CheckpointError
 
 
 def unsafe_globals(src: Path) -> list[str]:
@@ -44,3 +48,36 @@ def describe(exc: Exception) -> str:
     """``ExceptionType: first line of its message``."""
     first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {first_line}"
+
+
+def _listed(keys: list[str], limit: int = 8) -> str:
+    return ", ".join(map(repr, keys[:limit])) + (" ..." if len(keys) > limit else "")
+
+
+def check_weights_fit(
+    weights: Mapping[str, Tensor], expected: Mapping[str, Tensor], where: str, family: str, whole: str
+) -> None:
+    """Compare a foreign state dict with the one the model built from its implied sizes expects (the same
+    names, shapes, and floating-point values): ``family`` names the weights (``EDGE``), ``whole`` the
+    model they should form (``DanceDecoder``)."""
+    missing = [k for k in expected if k not in weights]
+    unexpected = [k for k in weights if k not in expected]
+    wrong = [
+        f"{k!r} is {list(weights[k].shape)}, expected {list(v.shape)}"
+        for k, v in expected.items()
+        if k in weights and weights[k].shape != v.shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing {_listed(missing)}")
+    if unexpected:
+        problems.append(f"unexpected {_listed(unexpected)}")
+    if wrong:
+        problems.append("wrong shape: " + "; ".join(wrong[:8]) + (" ..." if len(wrong) > 8 else ""))
+    if problems:
+        raise CheckpointError(
+            f"{where}{family} weights do not form one consistent {whole}: {'; '.join(problems)}"
+        )
+    for k, v in weights.items():
+        if not v.is_floating_point():
+            raise CheckpointError(f"{where}{family} weight {k!r} has dtype {v.dtype}, not floating point")

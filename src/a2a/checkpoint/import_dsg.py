@@ -42,7 +42,7 @@ from a2a.checkpoint.dsg_names import (
     dsg_config_from_state_dict,
     dsg_state_dict_to_a2a,
 )
-from a2a.checkpoint.foreign import load_failure, unsafe_globals
+from a2a.checkpoint.foreign import check_weights_fit, load_failure, unsafe_globals
 from a2a.checkpoint.format import lightning_version, metadata, save_checkpoint
 from a2a.errors import A2AError, CheckpointError
 from a2a.models.dsg import DSGDenoiser
@@ -175,32 +175,6 @@ def dsg_hyper_parameters(
     return hparams, [str(style) for style in cfg.data.styles]
 
 
-def _check_against_model(weights: Mapping[str, Tensor], model: DSGDenoiser, where: str) -> None:
-    """Compare DSG-named ``weights`` with what ``model`` (built from the sizes they imply) expects."""
-    expected = a2a_state_dict_to_dsg(model.state_dict(), model.groups)
-    missing = [k for k in expected if k not in weights]
-    unexpected = [k for k in weights if k not in expected]
-    wrong = [
-        f"{k!r} is {list(weights[k].shape)}, expected {list(v.shape)}"
-        for k, v in expected.items()
-        if k in weights and weights[k].shape != v.shape
-    ]
-    problems = []
-    if missing:
-        problems.append(f"missing {', '.join(map(repr, missing[:8]))}" + (" ..." if len(missing) > 8 else ""))
-    if unexpected:
-        problems.append(
-            f"unexpected {', '.join(map(repr, unexpected[:8]))}" + (" ..." if len(unexpected) > 8 else "")
-        )
-    if wrong:
-        problems.append("wrong shape: " + "; ".join(wrong[:8]) + (" ..." if len(wrong) > 8 else ""))
-    if problems:
-        raise CheckpointError(f"{where}DSG weights do not form one consistent MDM: {'; '.join(problems)}")
-    for k, v in weights.items():
-        if not v.is_floating_point():
-            raise CheckpointError(f"{where}DSG weight {k!r} has dtype {v.dtype}, not floating point")
-
-
 def convert_dsg_checkpoint(
     src: str | os.PathLike,
     out: str | os.PathLike,
@@ -264,7 +238,9 @@ def convert_dsg_checkpoint(
         model = DSGDenoiser(**denoiser_config)
     except A2AError as exc:
         raise CheckpointError(f"{where}the weights' sizes give no valid DSG denoiser: {exc}") from None
-    _check_against_model(dsg_weights, model, where)
+    check_weights_fit(
+        dsg_weights, a2a_state_dict_to_dsg(model.state_dict(), model.groups), where, "DSG", "MDM"
+    )
     model.load_state_dict(weights)  # cannot fail after the check above; proves a2a.load will succeed
 
     if mean is not None and std is not None:

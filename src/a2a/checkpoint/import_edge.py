@@ -48,7 +48,7 @@ from a2a.checkpoint.edge_names import (
     edge_config_from_state_dict,
     edge_state_dict_to_a2a,
 )
-from a2a.checkpoint.foreign import load_failure, unsafe_globals
+from a2a.checkpoint.foreign import check_weights_fit, load_failure, unsafe_globals
 from a2a.checkpoint.format import lightning_version, metadata, save_checkpoint
 from a2a.errors import A2AError, CheckpointError
 from a2a.models.edge import EdgeDenoiser
@@ -264,34 +264,6 @@ def edge_hyper_parameters(denoiser: Mapping[str, Any], feature_dim: int, window:
     return hparams
 
 
-def _check_against_model(weights: Mapping[str, Tensor], model: EdgeDenoiser, where: str) -> None:
-    """Compare EDGE-named ``weights`` with what ``model`` (built from the sizes they imply) expects."""
-    expected = a2a_state_dict_to_edge(model.state_dict())
-    missing = [k for k in expected if k not in weights]
-    unexpected = [k for k in weights if k not in expected]
-    wrong = [
-        f"{k!r} is {list(weights[k].shape)}, expected {list(v.shape)}"
-        for k, v in expected.items()
-        if k in weights and weights[k].shape != v.shape
-    ]
-    problems = []
-    if missing:
-        problems.append(f"missing {', '.join(map(repr, missing[:8]))}" + (" ..." if len(missing) > 8 else ""))
-    if unexpected:
-        problems.append(
-            f"unexpected {', '.join(map(repr, unexpected[:8]))}" + (" ..." if len(unexpected) > 8 else "")
-        )
-    if wrong:
-        problems.append("wrong shape: " + "; ".join(wrong[:8]) + (" ..." if len(wrong) > 8 else ""))
-    if problems:
-        raise CheckpointError(
-            f"{where}EDGE weights do not form one consistent DanceDecoder: {'; '.join(problems)}"
-        )
-    for k, v in weights.items():
-        if not v.is_floating_point():
-            raise CheckpointError(f"{where}EDGE weight {k!r} has dtype {v.dtype}, not floating point")
-
-
 def convert_edge_checkpoint(
     src: str | os.PathLike, out: str | os.PathLike, *, use_ema: bool = True, num_heads: int = EDGE_NUM_HEADS
 ) -> Path:
@@ -339,7 +311,7 @@ def convert_edge_checkpoint(
         model = EdgeDenoiser(**denoiser_config)
     except A2AError as exc:
         raise CheckpointError(f"{where}the weights' sizes give no valid EDGE denoiser: {exc}") from None
-    _check_against_model(edge_weights, model, where)
+    check_weights_fit(edge_weights, a2a_state_dict_to_edge(model.state_dict()), where, "EDGE", "DanceDecoder")
     model.load_state_dict(weights)  # cannot fail after the check above; proves a2a.load will succeed
 
     if "normalizer" not in ckpt:

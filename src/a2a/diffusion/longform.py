@@ -283,8 +283,16 @@ class LongFormStrategy(ABC):
     """
 
     @abstractmethod
+    def hop(self, window: int) -> int:
+        """Frames between the starts of consecutive windows of ``window`` frames."""
+
+    def plan(self, frames: int, window: int) -> WindowPlan:
+        """The windows covering ``frames`` frames (the last one padded)."""
+        return plan_windows(frames, window, self.hop(window))
+
     def window_starts(self, frames: int, window: int) -> list[int]:
         """The first frame of each window the strategy denoises for a sequence of ``frames`` frames."""
+        return [start for start, _ in self.plan(frames, window)]
 
     @abstractmethod
     def sample(
@@ -374,12 +382,6 @@ class OverlapStitch(LongFormStrategy):
     def hop(self, window: int) -> int:
         """Frames between window starts for a window of ``window`` frames (at least 1)."""
         return max(1, int(window * self.hop_fraction))
-
-    def plan(self, frames: int, window: int) -> WindowPlan:
-        return plan_windows(frames, window, self.hop(window))
-
-    def window_starts(self, frames: int, window: int) -> list[int]:
-        return [start for start, _ in self.plan(frames, window)]
 
     def sample(
         self,
@@ -474,12 +476,6 @@ class SeededContinuation(LongFormStrategy):
         if window <= self.n_seed:
             raise A2AError(f"longform.n_seed={self.n_seed} leaves no new frames in a {window}-frame window")
         return window - self.n_seed
-
-    def plan(self, frames: int, window: int) -> WindowPlan:
-        return plan_windows(frames, window, self.hop(window))
-
-    def window_starts(self, frames: int, window: int) -> list[int]:
-        return [start for start, _ in self.plan(frames, window)]
 
     def sample(
         self,
