@@ -17,6 +17,7 @@ from a2a.evaluate_gestures import is_gesture_data
 from a2a.motion.bvh import read_bvh
 from a2a.train import train
 from tests.conftest import CONF
+from tests.test_docs import _bash_lines
 
 FAST = ["fgd_encoder_steps=30", "style_classifier_steps=100"]
 
@@ -193,3 +194,14 @@ def test_gesture_evaluation_refuses_what_it_cannot_score(
         evaluate(_cfg([f"ckpt={dsg_two_steps}", "samples=[1,2]", *common]))
     with pytest.raises(A2AError, match="split 'holdout' not in"):
         evaluate(_cfg([f"ckpt={dsg_two_steps}", "split=holdout", *common]))
+
+
+@pytest.mark.parametrize("command", _bash_lines("python evaluate.py "), ids=lambda c: " ".join(c[2:]))
+def test_readme_evaluate_commands_compose_and_route(command):
+    cfg = _cfg(command[2:])
+    gesture = any(arg.startswith(("data=zeggs", "data=gesture")) for arg in command)
+    assert is_gesture_data(cfg.data) == gesture
+    if gesture:
+        assert (
+            cfg.fgd_encoder_steps == 4000 and cfg.style_classifier_steps == 2000 and cfg.gesture_window == 34
+        )
