@@ -13,8 +13,10 @@ from a2a.config import compose_config
 from a2a.data.zeggs import DSG_STYLES
 from a2a.errors import A2AError
 from a2a.evaluate import evaluate
-from a2a.evaluate_gestures import is_gesture_data
+from a2a.evaluate_gestures import is_gesture_data, upper_body_joints
 from a2a.motion.bvh import read_bvh
+from a2a.motion.rigs import ZEGGS75
+from a2a.motion.skeleton import SMPL24, Skeleton
 from a2a.train import train
 from tests.conftest import CONF
 from tests.test_docs import _bash_lines
@@ -68,6 +70,22 @@ def test_gesture_data_configs_are_recognised():
     assert is_gesture_data(_cfg(["ckpt=x", "data=gesture_synthetic"]).data)
     assert not is_gesture_data(_cfg(["ckpt=x", "data=synthetic"]).data)
     assert not is_gesture_data(_cfg(["ckpt=x", "data=aistpp"]).data)
+
+
+def test_beat_consistency_scores_the_upper_body_of_the_rig():
+    joints = upper_body_joints(ZEGGS75)
+    assert [ZEGGS75.names[j] for j in joints][:4] == ["Spine", "Spine1", "Spine2", "Spine3"]
+    assert len(joints) == 15 and "LeftHand" in [ZEGGS75.names[j] for j in joints]
+    # SMPL-24 shares a few names (Spine1..3, Neck, Head); a rig with none of them cannot be scored.
+    assert [SMPL24.names[j] for j in upper_body_joints(SMPL24)] == [
+        "Spine1",
+        "Spine2",
+        "Spine3",
+        "Neck",
+        "Head",
+    ]
+    with pytest.raises(A2AError, match="the data's 2-joint rig has none of the upper-body joints"):
+        upper_body_joints(Skeleton(("Root", "Tail"), (-1, 0), np.zeros((2, 3))))
 
 
 def test_gesture_report_rows_and_structure(gesture_report, dsg_two_steps):

@@ -71,8 +71,9 @@ UPPER_BODY = (
     "LeftShoulder", "LeftArm", "LeftForeArm", "LeftHand",
     "RightShoulder", "RightArm", "RightForeArm", "RightHand",
 )  # fmt: skip
-"""Joints whose kinematic beats beat consistency scores (the ZEGGS names of EMAGE's 13 upper-body joints:
-spine, neck, head, collars, shoulders, elbows, wrists)."""
+"""Joints whose kinematic beats beat consistency scores: the ZEGGS rig's counterparts of EMAGE's 13
+upper-body joints (spine, neck, head, collars, shoulders, elbows, wrists; ZEGGS has four spine and two
+neck joints)."""
 
 NetT = TypeVar("NetT", FGDEncoder, StyleClassifier)
 
