@@ -454,8 +454,8 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
         + (f"; {f['steps']} steps on {f['train_windows']} training windows" if f["trained"] else "")
         + "). Train it once per dataset and reuse it with `fgd_encoder=PATH`."
         + (
-            f" † marks an FGD from fewer windows than its {f['latent']} latent dimensions: the covariance is "
-            "rank-deficient and the value mostly measures the small sample; add takes (or prefer the "
+            f" † marks an FGD from no more windows than its {f['latent']} latent dimensions: the covariance "
+            "is rank-deficient and the value mostly measures the small sample; add takes (or prefer the "
             "overall column) before reading differences into it."
             if deficient
             else ""
@@ -479,7 +479,7 @@ def write_markdown(report: dict[str, Any], path: Path) -> None:
 
 
 def _plot(report: dict[str, Any], path: Path) -> Path:
-    """Style accuracy (with chance and the ground truth's ceiling) and FGD per row."""
+    """Style accuracy per row (chance dotted) and the FGD of every row that has one."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -487,14 +487,12 @@ def _plot(report: dict[str, Any], path: Path) -> Path:
 
     rows = report["rows"]
     names = [r["name"] for r in rows]
-    colors = [
-        "#555555" if r["kind"] == "ground truth" else "#999999" if r["kind"] == "baseline" else "#1f77b4"
-        for r in rows
-    ]
+    shade = {"ground truth": "#555555", "baseline": "#999999", "model": "#1f77b4"}
+    colors = [shade[r["kind"]] for r in rows]
     accuracy = [
         np.nan if r["overall"]["style_accuracy"] is None else r["overall"]["style_accuracy"] for r in rows
     ]
-    distance = [np.nan if r["overall"]["FGD"] is None else r["overall"]["FGD"] for r in rows]
+    scored = [r for r in rows if r["overall"]["FGD"] is not None]
     fig, (left, right) = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(rows)), 4))
     left.bar(names, accuracy, color=colors)
     left.axhline(
@@ -503,7 +501,11 @@ def _plot(report: dict[str, Any], path: Path) -> Path:
     left.set_ylim(0.0, 1.0)
     left.set_ylabel("style accuracy")
     left.legend(loc="upper right", fontsize=8)
-    right.bar(names, distance, color=colors)
+    right.bar(
+        [r["name"] for r in scored],
+        [r["overall"]["FGD"] for r in scored],
+        color=[shade[r["kind"]] for r in scored],
+    )
     right.set_ylabel(f"FGD (N = {rows[0]['overall']['fgd_real_windows']} windows)")
     for ax in (left, right):
         ax.tick_params(axis="x", rotation=25)
