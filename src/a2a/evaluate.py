@@ -70,18 +70,19 @@ class MethodResult:
 def _fit_length(motion: Motion, frames: int) -> Motion:
     """Crop or loop ``motion`` to exactly ``frames`` frames (a baseline answer of the right length)."""
     reps = -(-frames // motion.num_frames)
-    return Motion(
-        np.tile(motion.poses, (reps, 1, 1))[:frames], np.tile(motion.trans, (reps, 1))[:frames], motion.fps
+    return motion.with_poses(
+        np.tile(motion.poses, (reps, 1, 1))[:frames], np.tile(motion.trans, (reps, 1))[:frames]
     )
 
 
 def mean_pose_motion(train: Sequence[DanceSequence], frames: int) -> Motion:
     """The training set's average pose (normalised quaternion mean per joint) and mean translation, held
-    still for ``frames`` frames: the answer that minimises error without listening to the music."""
-    quats = np.concatenate([axis_angle_to_quaternion(s.motion.poses) for s in train])  # [M, 24, 4]
+    still for ``frames`` frames at the training motions' rate and on their rig: the answer that minimises
+    error without listening to the music."""
+    quats = np.concatenate([axis_angle_to_quaternion(s.motion.poses) for s in train])  # [M, J, 4]
     pose = quaternion_to_axis_angle(quaternion_mean(quats, dim=0))
     trans = np.concatenate([s.motion.trans for s in train]).mean(axis=0)
-    return Motion(np.repeat(pose[None], frames, 0), np.repeat(trans[None], frames, 0), EVAL_FPS)
+    return train[0].motion.with_poses(np.repeat(pose[None], frames, 0), np.repeat(trans[None], frames, 0))
 
 
 def _song_embedding(features: np.ndarray) -> np.ndarray:
@@ -521,8 +522,13 @@ def _labels(paths: list[Path]) -> list[str]:
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
-    """Generate for every sequence of ``cfg.split``, score, and write the report; returns the report dict."""
+    """Generate for every sequence of ``cfg.split``, score, and write the report; returns the report dict.
+    Gesture data (ZEGGS layout) goes to :func:`a2a.evaluate_gestures.evaluate_gestures`."""
     import a2a
+    from a2a.evaluate_gestures import evaluate_gestures, is_gesture_data  # it imports this module's helpers
+
+    if is_gesture_data(cfg.data):
+        return evaluate_gestures(cfg)
 
     paths = _checkpoints(cfg.ckpt)
     device = str(check_device(str(cfg.get("device", "cpu"))))

@@ -475,7 +475,7 @@ def combine_motions(motions: list[Motion], reduce: str = "mean") -> Motion:
     quats = np.stack([axis_angle_to_quaternion(m.poses) for m in motions])  # [k, N, J, 4]
     poses = quaternion_to_axis_angle(quaternion_mean(quats, dim=0))
     trans = np.mean([m.trans for m in motions], axis=0)
-    return Motion(poses, trans, motions[0].fps)
+    return motions[0].with_poses(poses, trans)  # on the draws' own rig
 
 
 def load(
