@@ -54,7 +54,7 @@ def _cmd_data_describe(args: argparse.Namespace) -> int:
 def _cmd_generate(args: argparse.Namespace) -> int:
     import a2a
 
-    generator = a2a.load(args.ckpt, device=args.device)
+    generator = a2a.load(args.ckpt, device=args.device, precision=args.precision)
     timings: dict[str, float] = {}
     text = generator.generate_bvh(
         args.audio,
@@ -230,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--samples", type=int, default=1, help="draws to combine (default 1)")
     generate.add_argument("--reduce", default="mean", choices=["mean", "medoid"], help="how draws combine")
     generate.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    generate.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "bf16", "fp16"],
+        help="bf16: CPUs with AVX512-BF16/AMX and GPUs; fp16: GPUs (default fp32)",
+    )
     generate.set_defaults(handler=_cmd_generate)
 
     export = sub.add_parser("export", help="motion (.pkl AIST++ / .npz poses+trans) -> validator-exact BVH")

@@ -15,6 +15,7 @@ included.
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from pathlib import Path
@@ -25,19 +26,22 @@ import torch
 
 from a2a.audio.decode import load_audio
 from a2a.audio.features import file_params
-from a2a.checkpoint import build, denoiser_weights, read_checkpoint
+from a2a.checkpoint import build, check_config, denoiser_weights, read_checkpoint
 from a2a.data.naming import tempo_from_name
 from a2a.diffusion import LongFormStrategy
 from a2a.errors import A2AError, CheckpointError
 from a2a.motion.motion import Motion
 from a2a.motion.normalizer import Normalizer, normalizer_from_state_dict
 from a2a.motion.rotations import axis_angle_to_quaternion, quaternion_mean, quaternion_to_axis_angle
+from a2a.runtime import check_precision, compile_denoiser, precision_context
 
 AudioInput = str | os.PathLike | bytes | np.ndarray
 REDUCTIONS = ("mean", "medoid")
 AUDIO = "audio"
 # Conditions the generator itself provides to a denoiser (from the request's audio).
 GENERATED_CONDITIONS = (AUDIO,)
+# One model evaluation for any checkpoint, whatever its own sampler's settings.
+WARM_UP_SAMPLER = {"_target_": "a2a.diffusion.PosteriorMeanSampler", "k": 1}
 
 
 class Generator:
@@ -62,8 +66,13 @@ class Generator:
         window: int,
         info: dict[str, Any],
         device: str | torch.device = "cpu",
+        precision: str = "fp32",
+        compile: bool = False,
     ) -> None:
+        self.precision = check_precision(precision, device)
         self.denoiser = denoiser.eval().to(device)
+        # the module the samplers call: compiled on request (the first generation pays the compilation)
+        self.model = compile_denoiser(self.denoiser) if compile else self.denoiser
         self.schedule = schedule
         self.representation = representation
         self.normalizer = normalizer
@@ -110,17 +119,27 @@ class Generator:
 
     # --- sampling -------------------------------------------------------------------------------
 
-    def _sampler(self, sampler: dict | None, steps: int | None, eta: float | None):
+    def sampler_for(self, sampler: dict | None = None, steps: int | None = None, eta: float | None = None):
+        """The sampler a request uses: ``sampler`` (a ``_target_`` config; default the checkpoint's) with
+        ``steps``/``eta`` overridden, checked against the model's schedule before any model call."""
         if sampler is None and steps is None and eta is None:
             return self.sampler
         config = dict(sampler if sampler is not None else self.sampler_config)
-        if steps is not None:
-            config["steps"] = steps
-        if eta is not None:
-            config["eta"] = eta
-        return build(config, "sampler", "sampler")
+        accepted = inspect.signature(check_config(config, "sampler", "sampler")).parameters
+        for option, value in (("steps", steps), ("eta", eta)):
+            if value is None:
+                continue
+            if option not in accepted:
+                raise A2AError(
+                    f"{option}={value}: the sampler {config['_target_']} has no {option!r} setting; "
+                    "drop the override"
+                )
+            config[option] = value
+        built = build(config, "sampler", "sampler")
+        built.timestep_pairs(self.schedule)  # steps beyond the schedule fail here, not mid-request
+        return built
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def generate_features(
         self,
         features: np.ndarray,
@@ -145,7 +164,7 @@ class Generator:
             raise A2AError(f"samples must be >= 1, got {samples}")
         frames = feats.shape[0]
         weight = self.guidance_weight if guidance is None else guidance
-        inner = self._sampler(sampler, steps, eta)
+        inner = self.sampler_for(sampler, steps, eta)
         strategy = self.longform if longform is None else build(longform, "longform", "longform")
         generator = torch.Generator(device="cpu")
         if seed is None:
@@ -154,20 +173,21 @@ class Generator:
             generator.manual_seed(int(seed))
         motions = []
         for _ in range(samples):
-            windows = strategy.sample(
-                inner,
-                self.denoiser,
-                frames=frames,
-                window=self.window,
-                dim=self.representation.dim,
-                frame_cond={AUDIO: feats},
-                static_cond={},
-                schedule=self.schedule,
-                guidance=weight,
-                generator=generator,
-                device=self.device,
-                progress=progress,
-            )
+            with precision_context(self.precision, self.device):
+                windows = strategy.sample(
+                    inner,
+                    self.model,
+                    frames=frames,
+                    window=self.window,
+                    dim=self.representation.dim,
+                    frame_cond={AUDIO: feats},
+                    static_cond={},
+                    schedule=self.schedule,
+                    guidance=weight,
+                    generator=generator,
+                    device=self.device,
+                    progress=progress,
+                )
             raw = self.normalizer.inverse(windows.detach().double().cpu())
             joined = strategy.join(self.representation.stitch_space(raw), frames, self.representation.blend)
             motions.append(self.representation.motion_from_stitch(joined, self.fps))
@@ -227,10 +247,11 @@ class Generator:
         return motion
 
     def warm_up(self) -> None:
-        """One throw-away generation (2 s of tone, one sampler step) so librosa/numba compilation and
-        resampler set-up are paid now, not by the first timed request."""
-        tone = np.sin(2 * np.pi * 220 * np.arange(2 * 22050) / 22050).astype(np.float32)
-        self.generate_bvh(tone, sr=22050, seed=0, steps=1)
+        """One throw-away generation (8 s of tone: several windows; one model evaluation) so
+        librosa/numba compilation, resampler set-up and a ``compile`` model's compilation are paid now,
+        not by the first timed request."""
+        tone = np.sin(2 * np.pi * 220 * np.arange(8 * 22050) / 22050).astype(np.float32)
+        self.generate_bvh(tone, sr=22050, seed=0, sampler=WARM_UP_SAMPLER)
 
     def generate_bvh(
         self,
@@ -265,8 +286,16 @@ def combine_motions(motions: list[Motion], reduce: str = "mean") -> Motion:
     return Motion(poses, trans, motions[0].fps)
 
 
-def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generator:
-    """Rebuild the generator of an a2a checkpoint (any model family; training checkpoint or converted)."""
+def load(
+    path: str | os.PathLike,
+    device: str | torch.device = "cpu",
+    precision: str = "fp32",
+    compile: bool = False,
+) -> Generator:
+    """Rebuild the generator of an a2a checkpoint (any model family; training checkpoint or converted).
+
+    ``precision`` (fp32, bf16, fp16) and ``compile`` choose how the denoiser runs (:mod:`a2a.runtime`).
+    """
     path = Path(path)
     ckpt = read_checkpoint(path)
     meta, hparams = ckpt["a2a"], ckpt["hyper_parameters"]
@@ -317,4 +346,6 @@ def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> Generat
         window=int(hparams["window"]),
         info=info,
         device=device,
+        precision=precision,
+        compile=compile,
     )
