@@ -315,14 +315,20 @@ def run_case(
         out["achieved_gflops"] = flops / wall / 1e9
         if precision in peaks:
             out[f"fraction_of_{precision}_peak"] = out["achieved_gflops"] / peaks[precision]
-    if args.compile:
-        compiled = make("fp32", compile=True)
-        _, first, _ = timed(lambda: optimized_windows(compiled, ddim, feats, args.seed), device)
-        windows, wall, cpu = best_of(
-            lambda sampler: optimized_windows(compiled, sampler, feats, args.seed), ddim
+    for precision in args.precisions if args.compile else ():
+        try:
+            compiled = make(precision, compile=True)
+        except A2AError:
+            continue
+        _, first, _ = timed(
+            lambda compiled=compiled: optimized_windows(compiled, ddim, feats, args.seed), device
         )
-        out = row("optimized, compiled", "fp32", windows, wall, cpu, fp32_windows, optimized)
+        windows, wall, cpu = best_of(
+            lambda sampler, compiled=compiled: optimized_windows(compiled, sampler, feats, args.seed), ddim
+        )
+        out = row("optimized, compiled", precision, windows, wall, cpu, fp32_windows, optimized)
         out["first_call_with_compilation"] = first
+        out["achieved_gflops"] = flops / wall / 1e9
 
     posterior = PosteriorMeanSampler(k=args.k)
     for precision in args.precisions:
@@ -366,7 +372,9 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         ("achieved_gflops", "GFLOPS"),
     ]
     table = [[title for _, title in columns]]
-    table += [[_cell(r.get(key)) for key, _ in columns] for r in rows]
+    table += [
+        [f"{r['seconds']:g}" if key == "seconds" else _cell(r.get(key)) for key, _ in columns] for r in rows
+    ]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     for i, line in enumerate(table):
         print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))

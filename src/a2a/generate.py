@@ -33,7 +33,7 @@ from a2a.errors import A2AError, CheckpointError
 from a2a.motion.motion import Motion
 from a2a.motion.normalizer import Normalizer, normalizer_from_state_dict
 from a2a.motion.rotations import axis_angle_to_quaternion, quaternion_mean, quaternion_to_axis_angle
-from a2a.runtime import check_precision, compile_denoiser, precision_context
+from a2a.runtime import check_precision, compile_denoiser, precision_context, select_kernels
 
 AudioInput = str | os.PathLike | bytes | np.ndarray
 REDUCTIONS = ("mean", "medoid")
@@ -71,6 +71,7 @@ class Generator:
     ) -> None:
         self.precision = check_precision(precision, device)
         self.denoiser = denoiser.eval().to(device)
+        select_kernels(self.denoiser, self.precision, device)
         # the module the samplers call: compiled on request (the first generation pays the compilation)
         self.model = compile_denoiser(self.denoiser) if compile else self.denoiser
         self.schedule = schedule
