@@ -3,7 +3,9 @@ option checks, and the bf16 path (issue 16)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from hydra.errors import MissingConfigException
 from torch import nn
@@ -383,3 +385,66 @@ def test_bf16_on_cpu_runs_and_stays_close():
     # catches a wrong result (a dropped condition or a missing cast changes the output by O(0.1–1)).
     difference = (outputs["bf16"] - outputs["fp32"]).abs().max()
     assert 0 < difference < 0.05
+
+
+# --- the doors check the new settings before any long work ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["sampler=posterior_mean", "sampler.k=0"], r"^sampler\.k must be a positive integer"),
+        (
+            ["sampler=posterior_mean", "steps=5"],
+            r"^steps=5: the sampler a2a\.diffusion\.PosteriorMeanSampler",
+        ),
+        (
+            ["sampler=ddim", "sampler.steps=1001"],
+            r"^sampler\.steps=1001 exceeds the schedule's num_steps=1000",
+        ),
+        (["precision=fp16"], r"^precision=fp16: not supported on cpu; use precision=fp32$"),
+    ],
+)
+def test_evaluate_refuses_bad_speed_settings_before_reading_data(
+    tiny_checkpoint, tmp_path, overrides, message
+):
+    from a2a.evaluate import evaluate
+
+    missing = tmp_path / "no-such-data"  # reading it would fail with another message
+    cfg = compose_config(
+        "evaluate",
+        [f"ckpt={tiny_checkpoint}", f"data.source={missing}", f"output_dir={tmp_path}", *overrides],
+    )
+    with pytest.raises(A2AError, match=message):
+        evaluate(cfg)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("mine.precision=fp16", r"^mine\.precision=fp16: not supported on cpu; use mine\.precision=fp32$"),
+        ("mine.threads=0", r"^mine\.threads=0: must be a positive integer or null \(physical cores\)$"),
+    ],
+)
+def test_mine_refuses_bad_speed_settings_at_start(tmp_path, override, message):
+    from a2a.mining.service import serve
+
+    ckpt = tmp_path / "best.ckpt"
+    ckpt.write_bytes(b"never loaded: the settings are checked first")
+    overrides = [f"ckpt={ckpt}", "offline=true", "mine.device=cpu", f"wallet.path={tmp_path / 'w'}", override]
+    with pytest.raises(A2AError, match=message):
+        serve(compose_config("mine", overrides))
+
+
+def test_cli_generate_refuses_a_precision_the_device_lacks(tiny_checkpoint, tmp_path, capsys):
+    from a2a.cli import main
+
+    wav = tmp_path / "a.wav"
+    sf.write(wav, np.zeros(22050, dtype=np.float32), 22050)
+    assert (
+        main(["generate", str(tiny_checkpoint), str(wav), str(tmp_path / "o.bvh"), "--precision", "fp16"])
+        == 2
+    )
+    assert capsys.readouterr().err.strip() == (
+        "a2a generate: error: precision=fp16: not supported on cpu; use precision=fp32"
+    )

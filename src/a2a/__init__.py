@@ -10,11 +10,14 @@ if TYPE_CHECKING:
     from a2a.generate import Generator
 
 
-def load(path, device: str = "cpu") -> Generator:
-    """Rebuild the generator of any a2a checkpoint: ``a2a.load("best.ckpt").generate("song.wav")``."""
+def load(path, device: str = "cpu", precision: str = "fp32", compile: bool = False) -> Generator:
+    """Rebuild the generator of any a2a checkpoint: ``a2a.load("best.ckpt").generate("song.wav")``.
+
+    ``precision`` (fp32, bf16, fp16) and ``compile`` choose how the denoiser runs (see :mod:`a2a.runtime`).
+    """
     from a2a.generate import load as _load  # lazy: importing a2a stays light
 
-    return _load(path, device=device)
+    return _load(path, device=device, precision=precision, compile=compile)
 
 
 __all__ = ["__version__", "load"]
