@@ -47,7 +47,9 @@ WARM_UP_SAMPLER = {"_target_": "a2a.diffusion.PosteriorMeanSampler", "k": 1}
 class Generator:
     """Audio → dance with a trained denoiser (EMA weights) and its stored preprocessing.
 
-    Use :func:`load` to build one from a checkpoint.
+    Use :func:`load` to build one from a checkpoint. ``precision`` (fp32, bf16, fp16) and ``compile``
+    choose how the denoiser runs (:mod:`a2a.runtime`); sampling runs under ``torch.inference_mode``, and
+    the sampler calls the denoiser's ``prepare_conditions`` once per request (EDGE: the music encoder).
     """
 
     def __init__(
