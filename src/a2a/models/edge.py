@@ -305,8 +305,7 @@ class EdgeDenoiser(nn.Module):
             time_tokens, rotary.rows(frames, frames + NUM_TIME_TOKENS) if rotary is not None else None
         )
         kept = keep[:, None, None]
-        for i, (null_kv, time_kv) in enumerate(zip(null_rows, time_rows, strict=True)):
-            yield tuple(  # type: ignore[misc]
-                torch.cat((torch.where(kept, memory[2 * i + j], null_kv[j]), time_kv[j]), dim=-2)
-                for j in range(2)
-            )
+        for i, ((null_k, null_v), (time_k, time_v)) in enumerate(zip(null_rows, time_rows, strict=True)):
+            keys = torch.cat((torch.where(kept, memory[2 * i], null_k), time_k), dim=-2)
+            values = torch.cat((torch.where(kept, memory[2 * i + 1], null_v), time_v), dim=-2)
+            yield keys, values
