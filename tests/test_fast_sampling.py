@@ -448,3 +448,34 @@ def test_cli_generate_refuses_a_precision_the_device_lacks(tiny_checkpoint, tmp_
     assert capsys.readouterr().err.strip() == (
         "a2a generate: error: precision=fp16: not supported on cpu; use precision=fp32"
     )
+
+
+@pytest.mark.slow
+def test_compiled_denoiser_samples_like_the_eager_one():
+    """torch.compile (dynamic shapes) gives the eager result for two window counts without recompiling
+    per count; the compiled module still offers prepare_conditions."""
+    from a2a.runtime import compile_denoiser
+
+    den = _edge(12)
+    compiled = compile_denoiser(den)
+    assert compiled.prepare_conditions.__self__ is den
+    for frames in (55, 95):
+        feats = torch.randn(frames, 5, generator=_gen(frames))
+        outputs = []
+        for model in (den, compiled):
+            with torch.inference_mode():
+                outputs.append(
+                    OverlapStitch().sample(
+                        DDIMSampler(steps=3),
+                        model,
+                        frames=frames,
+                        window=20,
+                        dim=12,
+                        frame_cond={"audio": feats},
+                        static_cond={},
+                        schedule=COSINE,
+                        guidance=2.0,
+                        generator=_gen(13),
+                    )
+                )
+        torch.testing.assert_close(outputs[1], outputs[0], rtol=0, atol=1e-4)
