@@ -69,7 +69,8 @@ def check_precision(precision: str, device: torch.device | str, option: str = "p
     if precision == "fp32":
         return precision
     if kind == "cuda":
-        if precision == "bf16" and not torch.cuda.is_bf16_supported():
+        # (without CUDA at all, the device check that follows names the problem)
+        if precision == "bf16" and torch.cuda.is_available() and not torch.cuda.is_bf16_supported():
             raise A2AError(f"{option}=bf16: this GPU has no bf16 support; use {option}=fp16 or fp32")
         return precision
     if kind == "cpu" and precision == "bf16":
