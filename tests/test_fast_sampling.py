@@ -3,6 +3,8 @@ option checks, and the bf16 path (issue 16)."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -23,7 +25,13 @@ from a2a.diffusion import (
 from a2a.errors import A2AError
 from a2a.models import EdgeDenoiser
 from a2a.models.edge import ENCODED, MEMORY
-from a2a.runtime import check_precision, cpu_bf16_instructions, precision_context, resolve_threads
+from a2a.runtime import (
+    check_precision,
+    cpu_bf16_instructions,
+    physical_cores,
+    precision_context,
+    resolve_threads,
+)
 from tests.test_diffusion import COSINE, GaussianDenoiser, TinyDenoiser
 
 EDGE_TINY = {
@@ -355,7 +363,8 @@ def test_cpu_bf16_detection_reads_the_flags(tmp_path, monkeypatch):
 
 def test_threads_default_to_physical_cores():
     assert resolve_threads(3) == 3
-    assert 1 <= resolve_threads(None) <= (torch.get_num_interop_threads() + 1024)
+    assert resolve_threads(None) == physical_cores()
+    assert 1 <= physical_cores() <= len(os.sched_getaffinity(0))
     with pytest.raises(A2AError, match=r"^mine\.threads=0: must be a positive integer or null"):
         resolve_threads(0, "mine.threads")
 
