@@ -110,7 +110,7 @@ class _Spy(torch.nn.Module):
 def test_window_k_hears_the_audio_of_its_own_frames(tiny_checkpoint, windowing):
     gen = a2a.load(tiny_checkpoint)
     gen.windowing = windowing
-    spy = gen.denoiser = _Spy(gen.denoiser)
+    spy = gen.denoiser = gen.model = _Spy(gen.denoiser)
     wave = _song(5.3)
     gen.generate(wave, sr=SR, seed=0, steps=1, guidance=1.0)
     audio = spy.seen[0]  # [n, W, F], one window per row

@@ -92,7 +92,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     inputs = [args.audio, args.ckpt, args.keep, args.prefix, *(args.inbetween or [])]
     if any(p is not None and p.resolve() == args.out.resolve() for p in inputs):
         raise A2AError(f"{args.out}: the output would overwrite an input; choose another OUT")
-    generator = a2a.load(args.ckpt, device=args.device, features_path=args.features_path)
+    generator = a2a.load(
+        args.ckpt, device=args.device, precision=args.precision, features_path=args.features_path
+    )
     edit = _edit_from_args(args, generator)
     guidance = args.guidance
     if args.style_guidance is not None:
@@ -418,6 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--samples", type=int, default=1, help="draws to combine (default 1)")
     generate.add_argument("--reduce", default="mean", choices=["mean", "medoid"], help="how draws combine")
     generate.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    generate.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "bf16", "fp16"],
+        help="bf16: CPUs with AVX512-BF16/AMX and GPUs; fp16: GPUs (default fp32)",
+    )
     generate.add_argument(
         "--features-path",
         type=Path,

@@ -534,10 +534,15 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     device = str(check_device(str(cfg.get("device", "cpu"))))
     # Checkpoints load before any data is read: a wrong path fails in a second, not after feature extraction.
     features_path = cfg.get("features_path")
-    generators = [a2a.load(path, device=device, features_path=features_path) for path in paths]
+    precision = str(cfg.get("precision", "fp32"))
+    generators = [
+        a2a.load(path, device=device, precision=precision, features_path=features_path) for path in paths
+    ]
     labels = _labels(paths)
     samples_list = [int(k) for k in (cfg.get("samples") or [1])]
     sampler = OmegaConf.to_container(cfg.sampler, resolve=True) if cfg.get("sampler") else None
+    for generator in generators:  # a bad sampler setting fails now, not after the data is read
+        generator.sampler_for(sampler, cfg.get("steps"))
     out_dir = Path(cfg.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     kind = cfg.data.get("source_kind", "auto")

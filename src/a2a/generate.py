@@ -15,6 +15,7 @@ included.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import time
@@ -27,7 +28,7 @@ import torch
 
 from a2a.audio.decode import load_audio
 from a2a.audio.features import check_windowing, extract_slices, file_params
-from a2a.checkpoint import build, denoiser_weights, read_checkpoint
+from a2a.checkpoint import build, check_config, denoiser_weights, read_checkpoint
 from a2a.checkpoint.attach import build_classifier
 from a2a.data.naming import tempo_from_name
 from a2a.diffusion import ConditionMix, LongFormStrategy, plan_windows, slice_windows
@@ -36,6 +37,7 @@ from a2a.errors import A2AError, AudioError, CheckpointError
 from a2a.motion.motion import Motion
 from a2a.motion.normalizer import Normalizer, normalizer_from_state_dict
 from a2a.motion.rotations import axis_angle_to_quaternion, quaternion_mean, quaternion_to_axis_angle
+from a2a.runtime import check_precision, compile_denoiser, precision_context, select_kernels
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +47,16 @@ AUDIO = "audio"
 AUTO = "auto"
 # Conditions the generator itself provides to a denoiser (from the request's audio).
 GENERATED_CONDITIONS = (AUDIO,)
+# One model evaluation for any checkpoint, whatever its own sampler's settings.
+WARM_UP_SAMPLER = {"_target_": "a2a.diffusion.PosteriorMeanSampler", "k": 1}
 
 
 class Generator:
     """Audio → dance with a trained denoiser (EMA weights) and its stored preprocessing.
 
-    Use :func:`load` to build one from a checkpoint.
+    Use :func:`load` to build one from a checkpoint. ``precision`` (fp32, bf16, fp16) and ``compile``
+    choose how the denoiser runs (:mod:`a2a.runtime`); sampling runs under ``torch.inference_mode``, and
+    the sampler calls the denoiser's ``prepare_conditions`` once per request (EDGE: the music encoder).
     """
 
     def __init__(
@@ -71,8 +77,14 @@ class Generator:
         window: int,
         info: dict[str, Any],
         device: str | torch.device = "cpu",
+        precision: str = "fp32",
+        compile: bool = False,
     ) -> None:
+        self.precision = check_precision(precision, device)
         self.denoiser = denoiser.eval().to(device)
+        select_kernels(self.denoiser, self.precision, device)
+        # the module the samplers call: compiled on request (the first generation pays the compilation)
+        self.model = compile_denoiser(self.denoiser) if compile else self.denoiser
         self.schedule = schedule
         self.representation = representation
         self.normalizer = normalizer
@@ -146,17 +158,27 @@ class Generator:
 
     # --- sampling -------------------------------------------------------------------------------
 
-    def _sampler(self, sampler: dict | None, steps: int | None, eta: float | None):
+    def sampler_for(self, sampler: dict | None = None, steps: int | None = None, eta: float | None = None):
+        """The sampler a request uses: ``sampler`` (a ``_target_`` config; default the checkpoint's) with
+        ``steps``/``eta`` overridden, checked against the model's schedule before any model call."""
         if sampler is None and steps is None and eta is None:
             return self.sampler
         config = dict(sampler if sampler is not None else self.sampler_config)
-        if steps is not None:
-            config["steps"] = steps
-        if eta is not None:
-            config["eta"] = eta
-        return build(config, "sampler", "sampler")
+        accepted = inspect.signature(check_config(config, "sampler", "sampler")).parameters
+        for option, value in (("steps", steps), ("eta", eta)):
+            if value is None:
+                continue
+            if option not in accepted:
+                raise A2AError(
+                    f"{option}={value}: the sampler {config['_target_']} has no {option!r} setting; "
+                    "drop the override"
+                )
+            config[option] = value
+        built = build(config, "sampler", "sampler")
+        built.timestep_pairs(self.schedule)  # steps beyond the schedule fail here, not mid-request
+        return built
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def generate_features(
         self,
         features: np.ndarray,
@@ -208,7 +230,7 @@ class Generator:
         if samples < 1:
             raise A2AError(f"samples must be >= 1, got {samples}")
         weight = self.guidance_weight if guidance is None else guidance
-        inner = self._sampler(sampler, steps, eta)
+        inner = self.sampler_for(sampler, steps, eta)
         keep = None if edit is None else self._keep(edit, int(frames))
         if style == AUTO or (style is None and self.classifier is not None):
             style = self._auto_style(feats, info)
@@ -230,22 +252,23 @@ class Generator:
             generator.manual_seed(int(seed))
         motions = []
         for _ in range(samples):
-            windows = strategy.sample(
-                inner,
-                denoiser,
-                frames=frames,
-                window=self.window,
-                dim=self.representation.dim,
-                frame_cond=frame_cond,
-                static_cond=static_cond,
-                window_cond=window_cond,
-                keep=keep,
-                schedule=self.schedule,
-                guidance=weight,
-                generator=generator,
-                device=self.device,
-                progress=progress,
-            )
+            with precision_context(self.precision, self.device):
+                windows = strategy.sample(
+                    inner,
+                    denoiser,
+                    frames=frames,
+                    window=self.window,
+                    dim=self.representation.dim,
+                    frame_cond=frame_cond,
+                    static_cond=static_cond,
+                    window_cond=window_cond,
+                    keep=keep,
+                    schedule=self.schedule,
+                    guidance=weight,
+                    generator=generator,
+                    device=self.device,
+                    progress=progress,
+                )
             raw = self.normalizer.inverse(windows.detach().double().cpu())
             joined = strategy.join(
                 self.representation.stitch_space(raw),
@@ -319,18 +342,18 @@ class Generator:
         if key is None:
             if style is not None or style_mix is not None:
                 raise A2AError(f"this {self.info.get('model', 'model')} checkpoint takes no style input")
-            return {}, self.denoiser
+            return {}, self.model
         names = [style] if isinstance(style, str) else list(style or [self.styles[0]])
         if not 1 <= len(names) <= 2:
             raise A2AError(f"style takes one style or two to mix, got {len(names)}: {names}")
         first = self._one_hot(names[0])
         if len(names) == 2:
             gamma = 0.5 if style_mix is None else float(style_mix)
-            return {key: first}, ConditionMix(self.denoiser, key, self._one_hot(names[1]), gamma)
+            return {key: first}, ConditionMix(self.model, key, self._one_hot(names[1]), gamma)
         if style_mix is not None:
             # γ·D(style) + (1 − γ)·D(null style): γ > 1 extrapolates away from the null style
-            return {key: first}, ConditionMix(self.denoiser, key, None, float(style_mix))
-        return {key: first}, self.denoiser
+            return {key: first}, ConditionMix(self.model, key, None, float(style_mix))
+        return {key: first}, self.model
 
     def _keep(self, edit: Edit, frames: int) -> tuple[torch.Tensor, torch.Tensor]:
         """An edit as ``(mask, value)`` ``[frames, D]`` in the model's normalised space."""
@@ -435,11 +458,11 @@ class Generator:
         return motion
 
     def warm_up(self) -> None:
-        """One throw-away generation (2 s of tone, one sampler step) so librosa/numba compilation and
-        resampler set-up are paid now, not by the first timed request."""
-        tone = np.sin(2 * np.pi * 220 * np.arange(2 * 22050) / 22050).astype(np.float32)
-        one_step = {"_target_": "a2a.diffusion.DDIMSampler", "steps": 1, "eta": 0.0}  # any family's sampler
-        self.generate_bvh(tone, sr=22050, seed=0, sampler=one_step)
+        """One throw-away generation (8 s of tone: several windows; one model evaluation) so
+        librosa/numba compilation, resampler set-up and a ``compile`` model's compilation are paid now,
+        not by the first timed request."""
+        tone = np.sin(2 * np.pi * 220 * np.arange(8 * 22050) / 22050).astype(np.float32)
+        self.generate_bvh(tone, sr=22050, seed=0, sampler=WARM_UP_SAMPLER)
 
     def generate_bvh(
         self,
@@ -482,12 +505,15 @@ def load(
     path: str | os.PathLike,
     device: str | torch.device = "cpu",
     features_path: str | os.PathLike | None = None,
+    precision: str = "fp32",
+    compile: bool = False,
 ) -> Generator:
     """Rebuild the generator of an a2a checkpoint (any model family; training checkpoint or converted).
 
     ``features_path`` points the audio feature extractor at its weights (a WavLM-Large folder, the Jukebox
     files) where the checkpoint cannot carry them; without it such a model still loads, and generating
-    from audio explains what is missing (``generate_features`` works).
+    from audio explains what is missing (``generate_features`` works). ``precision`` (fp32, bf16, fp16)
+    and ``compile`` choose how the denoiser runs (:mod:`a2a.runtime`).
     """
     path = Path(path)
     ckpt = read_checkpoint(path)
@@ -577,4 +603,6 @@ def load(
         window=int(hparams["window"]),
         info=info,
         device=device,
+        precision=precision,
+        compile=compile,
     )

@@ -460,6 +460,8 @@ class PretrainedAudioFeatures(AudioFeatureExtractor):
 
         self._torch = torch
         try:
+            # a local load needs no progress bar (it would clutter one-line CLI output)
+            transformers.utils.logging.disable_progress_bar()
             self.model = transformers.AutoModel.from_pretrained(str(self.path), local_files_only=True)
         except Exception as error:
             raise AudioError(

@@ -18,6 +18,7 @@ from a2a.diffusion.guidance import (
     GuidanceWeight,
     RampGuidance,
     guided_output,
+    prepare_conditions,
 )
 from a2a.diffusion.longform import (
     LongFormSampler,
@@ -32,7 +33,7 @@ from a2a.diffusion.longform import (
     stitch,
     window_conditions,
 )
-from a2a.diffusion.samplers import DDIMSampler, DDPMSampler, Sampler
+from a2a.diffusion.samplers import DDIMSampler, DDPMSampler, PosteriorMeanSampler, Sampler
 from a2a.diffusion.schedules import CosineSchedule, LinearSchedule, NoiseSchedule, standard_normal
 from a2a.diffusion.training import diffusion_training_inputs, sample_timesteps, training_target
 
@@ -54,6 +55,7 @@ __all__ = [
     "LongFormStrategy",
     "NoiseSchedule",
     "OverlapStitch",
+    "PosteriorMeanSampler",
     "RampGuidance",
     "Sampler",
     "SeededContinuation",
@@ -66,6 +68,7 @@ __all__ = [
     "keep_mask",
     "linear_blend",
     "plan_windows",
+    "prepare_conditions",
     "sample_timesteps",
     "slice_windows",
     "standard_normal",

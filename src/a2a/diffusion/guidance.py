@@ -39,10 +39,28 @@ class Denoiser(Protocol):
     learned null condition. The output is x̂0 or ε, as the schedule's ``prediction`` says.
 
     Model-family denoisers also declare ``conditions`` (the keys they consume) and ``droppable`` (the
-    keys their null condition can replace).
+    keys their null condition can replace), and may define ``prepare_conditions(cond) -> cond``: the
+    work on the conditions that does not depend on ``x`` or ``t`` (an audio encoder), done once per
+    request. Its result must be a conditioning with the same batch (tensor leaves, batch first, so
+    guidance can repeat and join its rows) that the denoiser accepts in place of ``cond`` with the same
+    output for every ``keep_cond``. Samplers call it through :func:`prepare_conditions`.
     """
 
     def __call__(self, x: Tensor, t: Tensor, cond: Conditioning, keep_cond: KeepMask = None) -> Tensor: ...
+
+
+def prepare_conditions(denoiser: Denoiser, cond: Conditioning) -> Conditioning:
+    """``denoiser.prepare_conditions(cond)`` when the denoiser defines it (its per-request condition
+    cache), else ``cond`` unchanged. Wrappers that change a condition per call (e.g.
+    :class:`~a2a.diffusion.ConditionMix`) do not forward it, so they never see a stale cache."""
+    prepare = getattr(denoiser, "prepare_conditions", None)
+    if prepare is None:
+        return cond
+    prepared = prepare(cond)
+    batch = cond_batch_size(cond)
+    if batch is not None:
+        check_cond_batch(prepared, batch, f"{type(denoiser).__name__}.prepare_conditions(cond)")
+    return prepared
 
 
 def cond_batch_size(cond: Conditioning) -> int | None:
@@ -202,7 +220,9 @@ class RampGuidance(GuidanceSchedule):
 
     With the default ``start=0`` this is exactly EDGE's ``clip(linspace(0, 2w, n), max=w)``: the first
     step is unconditional and w is reached half-way. ``start=1`` begins fully conditional instead. A
-    per-key weight ramps every key from ``start`` to its own w.
+    per-key weight ramps every key from ``start`` to its own w. A single step (a one-step sampler such as
+    :class:`~a2a.diffusion.PosteriorMeanSampler`) gets the full weight w: the formula would give it
+    ``start``, leaving the only model evaluation unguided.
     """
 
     def __init__(self, weight: float | Mapping[str, float] = 2.0, start: float = 0.0) -> None:
@@ -213,6 +233,8 @@ class RampGuidance(GuidanceSchedule):
             raise A2AError(f"RampGuidance start ({self.start}) must not exceed weight ({self.weight})")
 
     def _ramp(self, weight: float, num_steps: int) -> list[float]:
+        if int(num_steps) == 1:
+            return [weight]
         ramp = np.linspace(self.start, self.start + 2.0 * (weight - self.start), int(num_steps))
         return [float(w) for w in np.clip(ramp, None, weight)]
 

@@ -26,6 +26,7 @@ from a2a.mining.intake import IntakeLimits
 from a2a.mining.miner import Miner, MinerSettings
 from a2a.mining.reload import ModelSlot
 from a2a.mining.server import build_axon, build_loopback_axon, check_port_free, start_axon
+from a2a.runtime import check_precision, resolve_threads
 
 log = logging.getLogger("a2a.mining")
 
@@ -129,6 +130,9 @@ def serve(cfg: DictConfig) -> None:
     settings = settings_from_config(cfg)
     policy = policy_from_config(cfg)
     device = resolve_device(str(cfg.mine.device))
+    precision = check_precision(str(cfg.mine.get("precision", "fp32")), device, "mine.precision")
+    threads = resolve_threads(cfg.mine.get("threads"), "mine.threads")
+    compile_model = bool(cfg.mine.get("compile", False))
     bind_ip = LOOPBACK if cfg.offline else str(cfg.axon.ip or "0.0.0.0")
     check_port_free(bind_ip, int(cfg.axon.port))
     wallet = open_wallet(cfg)
@@ -145,13 +149,18 @@ def serve(cfg: DictConfig) -> None:
         caller = require_registered(chain, hotkey, int(cfg.netuid))
         log.info("event=registered netuid=%d uid=%d hotkey=%s", int(cfg.netuid), caller.uid, hotkey)
 
+    import torch
+
     import a2a
 
+    torch.set_num_threads(threads)
     features_path = cfg.mine.get("features_path")
 
     def load_warm(path):
         # Warm before serving (and before a hot-reload swap) so no validator request pays the set-up.
-        generator = a2a.load(path, device=device, features_path=features_path)
+        generator = a2a.load(
+            path, device=device, precision=precision, compile=compile_model, features_path=features_path
+        )
         if not generator.representation.validator_rig:
             log.warning(
                 "event=rig_warning ckpt=%s rig=%s: the subnet-25 validators score SMPL-24 joint names; this "
@@ -159,6 +168,8 @@ def serve(cfg: DictConfig) -> None:
                 path,
                 type(generator.representation).__name__,
             )
+        kwargs = settings.generate_kwargs
+        generator.sampler_for(kwargs.get("sampler"), kwargs.get("steps"), kwargs.get("eta"))
         generator.warm_up()
         return generator
 
@@ -189,7 +200,8 @@ def serve(cfg: DictConfig) -> None:
     if subtensor is not None:
         subtensor.serve_axon(netuid=int(cfg.netuid), axon=axon)
     log.info(
-        "event=serving mode=%s bind=%s:%d external=%s:%s hotkey=%s device=%s ckpt=%s model=%s",
+        "event=serving mode=%s bind=%s:%d external=%s:%s hotkey=%s device=%s precision=%s threads=%d "
+        "compile=%s ckpt=%s model=%s",
         "offline" if cfg.offline else str(cfg.subtensor.network),
         axon.fast_server.config.host,
         port,
@@ -197,6 +209,9 @@ def serve(cfg: DictConfig) -> None:
         axon.external_port,
         hotkey,
         device,
+        precision,
+        threads,
+        compile_model,
         ckpt,
         getattr(slot.current, "info", {}),
     )

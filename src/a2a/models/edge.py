@@ -8,7 +8,8 @@ Module names differ from the original; the mapping lives in that module.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -20,6 +21,7 @@ from a2a.models.layers import (
     EdgeRotaryEmbedding,
     FiLMDecoderLayer,
     PreNormEncoderLayer,
+    RotaryPositions,
     TimestepEmbedding,
     check_attention_backend,
     resolve_activation,
@@ -27,6 +29,9 @@ from a2a.models.layers import (
 
 NUM_TIME_TOKENS = 2
 AUDIO = "audio"
+# Condition-cache keys added by EdgeDenoiser.prepare_conditions (derived from "audio", never data).
+ENCODED = "audio.encoded"
+MEMORY = "audio.memory"
 
 
 class EdgeDenoiser(nn.Module):
@@ -50,6 +55,9 @@ class EdgeDenoiser(nn.Module):
 
     The null embedding has a fixed length, so every input must have exactly ``seq_len`` frames (EDGE has
     the same restriction); longer audio is handled by the sampler, window by window.
+
+    Steps 2 and the music rows of step 5 (and their cross-attention keys and values) do not depend on
+    ``x`` or ``t``: :meth:`prepare_conditions` computes them once per request for the samplers.
     """
 
     conditions = (AUDIO,)
@@ -157,11 +165,7 @@ class EdgeDenoiser(nn.Module):
                 "EDGE's learned null condition has a fixed length, so every window must have exactly "
                 "seq_len frames (pad or slice the sequence into windows)"
             )
-        if cond.shape != (batch, frames, self.cond_feature_dim):
-            raise A2AError(
-                f"denoiser cond must be [B, T, cond_feature_dim] = {[batch, frames, self.cond_feature_dim]}, "
-                f"got {list(cond.shape)} (check features.dim against model.cond_feature_dim)"
-            )
+        self._check_audio(cond, batch)
         if t.shape != (batch,):
             raise A2AError(f"denoiser timesteps t must be [B] = [{batch}], got {list(t.shape)}")
 
@@ -172,8 +176,81 @@ class EdgeDenoiser(nn.Module):
         music (EDGE itself has none)."""
         return None
 
+    def _check_audio(self, cond: Tensor, batch: int) -> None:
+        expected = (batch, self.seq_len, self.cond_feature_dim)
+        if cond.shape != expected:
+            raise A2AError(
+                f"denoiser cond must be [B, T, cond_feature_dim] = {list(expected)}, "
+                f"got {list(cond.shape)} (check features.dim against model.cond_feature_dim)"
+            )
+
+    @staticmethod
+    def _audio(cond: Tensor | Mapping[str, Tensor]) -> Tensor:
+        if isinstance(cond, Mapping):
+            if AUDIO not in cond:
+                raise A2AError(
+                    f"EDGE's denoiser needs the {AUDIO!r} condition; got {', '.join(cond) or 'none'}"
+                )
+            return cond[AUDIO]
+        return cond
+
+    def _encode_music(self, audio: Tensor) -> Tensor:
+        """Music tokens [B, T, D] from features [B, T, F]: projection, then the music encoder."""
+        music = self.music_projection(audio)
+        if self.absolute_position is not None:
+            music = self.absolute_position(music)
+        rotary = self.rotary.positions(audio.shape[1]) if self.rotary is not None else None
+        for layer in self.music_encoder:
+            music = layer(music, rotary)
+        return music
+
+    def _memory_rows(self, tokens: Tensor, rotary: RotaryPositions | None) -> Iterator[tuple[Tensor, Tensor]]:
+        """Per decoder layer, its cross-attention keys and values of memory ``tokens`` [B, S, D] (normalised
+        here, rotated at the positions ``rotary`` holds)."""
+        values = self.memory_norm(tokens)
+        keys = rotary.apply(values) if rotary is not None else values
+        return (layer.project_memory(keys, values) for layer in self.decoder_layers)
+
+    def prepare_conditions(self, cond: Tensor | Mapping[str, Tensor]) -> dict[str, Any]:
+        """The request's condition cache: ``cond`` with the encoded music added.
+
+        The music encoder and each decoder layer's cross-attention keys and values of the music tokens
+        do not depend on the noisy motion or the timestep, so a sampler computes them once per request
+        (:func:`a2a.diffusion.prepare_conditions`) instead of at every step, and only for the rows it
+        is given (guidance's null rows use the null embedding, which needs no encoding).
+
+        Returns a mapping with ``audio`` [B, T, F], ``audio.encoded`` [B, T, D] (the encoder's output)
+        and ``audio.memory``: 2·num_layers tensors [B, T, D], the keys and values of each decoder layer.
+        :meth:`forward` given it equals :meth:`forward` given ``cond`` (to float rounding) for any
+        ``keep_cond``; its rows repeat and concatenate like any condition's.
+        """
+        audio = self._audio(cond)
+        self._check_audio(audio, len(audio) if audio.ndim else 0)
+        music = self._encode_music(audio)
+        rotary = self.rotary.positions(self.seq_len) if self.rotary is not None else None
+        memory = [tensor for pair in self._memory_rows(music, rotary) for tensor in pair]
+        base = dict(cond) if isinstance(cond, Mapping) else {}
+        return {**base, AUDIO: audio, ENCODED: music, MEMORY: memory}
+
+    def _cached(self, cond: Mapping[str, Any], batch: int) -> tuple[Tensor, list[Tensor]]:
+        music, memory = cond[ENCODED], cond.get(MEMORY)
+        shape = (batch, self.seq_len, self.latent_dim)
+        count = 2 * len(self.decoder_layers)
+        if (
+            not isinstance(music, Tensor)
+            or music.shape != shape
+            or not isinstance(memory, list | tuple)
+            or len(memory) != count
+            or any(not isinstance(m, Tensor) or m.shape != shape for m in memory)
+        ):
+            raise A2AError(
+                f"cond[{ENCODED!r}] and cond[{MEMORY!r}] must come from EdgeDenoiser.prepare_conditions "
+                f"of this model ({count} memory tensors {list(shape)})"
+            )
+        return music, list(memory)
+
     def forward(
-        self, x: Tensor, t: Tensor, cond: Tensor | Mapping[str, Tensor], keep_cond: KeepMask = None
+        self, x: Tensor, t: Tensor, cond: Tensor | Mapping[str, Any], keep_cond: KeepMask = None
     ) -> Tensor:
         """Predict the clean motion.
 
@@ -181,34 +258,25 @@ class EdgeDenoiser(nn.Module):
             x: [B, seq_len, nfeats] noisy (normalised) motion.
             t: [B] diffusion timesteps (integers; reals are accepted).
             cond: ``{"audio": [B, seq_len, cond_feature_dim]}`` music features (the batch's conditions;
-                other keys are ignored), or that tensor itself.
+                other keys are ignored), or that tensor itself, or :meth:`prepare_conditions` of it.
             keep_cond: [B] bool or ``{"audio": [B] bool}``; False rows use the learned null condition.
                 None keeps every row.
 
         Returns:
             [B, seq_len, nfeats] x0 prediction.
         """
-        cond_mapping = cond if isinstance(cond, Mapping) else {AUDIO: cond}
-        if isinstance(cond, Mapping):
-            if AUDIO not in cond:
-                raise A2AError(
-                    f"EDGE's denoiser needs the {AUDIO!r} condition; got {', '.join(cond) or 'none'}"
-                )
-            cond = cond[AUDIO]
+        audio = self._audio(cond)
         # Even with everything kept the null embeddings take part in the graph (as in EDGE); DDP without
         # find_unused_parameters relies on that.
         keep = keep_mask(keep_cond, AUDIO, x.shape[0], x.device)
-        self._check_inputs(x, t, cond)
+        self._check_inputs(x, t, audio)
         frames = x.shape[1]
+        cached = self._cached(cond, x.shape[0]) if isinstance(cond, Mapping) and ENCODED in cond else None
 
         h = self.motion_projection(x)
-        music = self.music_projection(cond)
         if self.absolute_position is not None:
             h = self.absolute_position(h)
-            music = self.absolute_position(music)
-        rotary = self.rotary.positions(frames) if self.rotary is not None else None
-        for layer in self.music_encoder:
-            music = layer(music, rotary)
+        music = self._encode_music(audio) if cached is None else cached[0]
         music = torch.where(keep[:, None, None], music, self.null_cond_embed.to(music.dtype))
 
         music_hidden = self.music_pool_projection(music.mean(dim=-2))
@@ -217,13 +285,38 @@ class EdgeDenoiser(nn.Module):
         time_tokens = self.to_time_tokens(time_hidden).unflatten(-1, (NUM_TIME_TOKENS, self.latent_dim))
         null_hidden = self.null_cond_hidden.to(film_cond.dtype)
         film_cond = film_cond + torch.where(keep[:, None], music_hidden, null_hidden)
+        cond_mapping = cond if isinstance(cond, Mapping) else {AUDIO: cond}
         extra = self.global_condition(cond_mapping, keep_cond, x.shape[0], film_cond)
         if extra is not None:
             film_cond = film_cond + extra
 
-        memory = self.memory_norm(torch.cat((music, time_tokens), dim=-2))
-        # The rotated memory is identical for every decoder layer, so rotate it once.
-        memory_keys = self.rotary.rotate(memory) if self.rotary is not None else memory
-        for layer in self.decoder_layers:
-            h = layer(h, memory_keys, memory, film_cond, rotary)
+        if self.rotary is not None:
+            memory_rotary = self.rotary.positions(frames + NUM_TIME_TOKENS)
+            rotary = memory_rotary.rows(0, frames)
+        else:
+            memory_rotary = rotary = None
+        if cached is None:
+            layer_memory = self._memory_rows(torch.cat((music, time_tokens), dim=-2), memory_rotary)
+        else:
+            layer_memory = self._cached_layer_memory(cached[1], keep, time_tokens, memory_rotary)
+        for layer, memory in zip(self.decoder_layers, layer_memory, strict=True):
+            h = layer(h, memory, film_cond, rotary)
         return self.output_projection(h)
+
+    def _cached_layer_memory(
+        self, memory: list[Tensor], keep: Tensor, time_tokens: Tensor, rotary: RotaryPositions | None
+    ) -> Iterator[tuple[Tensor, Tensor]]:
+        """Each decoder layer's keys and values [B, T + 2, D]: the cached music rows (the null embedding's
+        where ``keep`` is False), then this step's time tokens."""
+        frames = self.seq_len
+        null_rows = self._memory_rows(
+            self.null_cond_embed.to(time_tokens.dtype), rotary.rows(0, frames) if rotary is not None else None
+        )
+        time_rows = self._memory_rows(
+            time_tokens, rotary.rows(frames, frames + NUM_TIME_TOKENS) if rotary is not None else None
+        )
+        kept = keep[:, None, None]
+        for i, ((null_k, null_v), (time_k, time_v)) in enumerate(zip(null_rows, time_rows, strict=True)):
+            keys = torch.cat((torch.where(kept, memory[2 * i], null_k), time_k), dim=-2)
+            values = torch.cat((torch.where(kept, memory[2 * i + 1], null_v), time_v), dim=-2)
+            yield keys, values

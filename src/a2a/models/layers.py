@@ -110,6 +110,10 @@ class AbsolutePositionalEncoding(nn.Module):
         return self.dropout(x + self.table[: x.shape[1]].to(x.dtype))
 
 
+# dtypes whose channel pairs can be viewed as complex numbers (view_as_complex has no bf16/fp16 form)
+_COMPLEX_ROTATION = {torch.float32: torch.complex64, torch.float64: torch.complex128}
+
+
 class RotaryPositions:
     """Rotary angles ``[L, D]`` (float32) for positions ``0..L-1``, applicable to tensors of any dtype.
 
@@ -121,6 +125,7 @@ class RotaryPositions:
     def __init__(self, angles: Tensor) -> None:
         self.angles = angles
         self._cos_sin: dict[torch.dtype, tuple[Tensor, Tensor]] = {}
+        self._phasors: dict[torch.dtype, Tensor] = {}
 
     def cos_sin(self, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
         """``(cos, sin)`` of the angles in ``dtype``, each [L, D]."""
@@ -129,8 +134,25 @@ class RotaryPositions:
             self._cos_sin[dtype] = (angles.cos(), angles.sin())
         return self._cos_sin[dtype]
 
+    def rows(self, start: int, stop: int) -> RotaryPositions:
+        """The angles of positions ``start..stop-1`` only (to rotate a tensor holding just those rows)."""
+        return RotaryPositions(self.angles[start:stop])
+
+    def phasors(self, dtype: torch.dtype) -> Tensor:
+        """``cos + i·sin`` of each channel pair's angle, complex ``[L, D/2]`` (``dtype`` float32/64)."""
+        if dtype not in self._phasors:
+            cos, sin = self.cos_sin(dtype)
+            self._phasors[dtype] = torch.complex(cos[:, ::2], sin[:, ::2])
+        return self._phasors[dtype]
+
     def apply(self, x: Tensor) -> Tensor:
         """Rotate ``x`` [..., L, D] channel pairs (0,1), (2,3), ... by the angles of their position."""
+        if x.dtype in _COMPLEX_ROTATION and not torch.compiler.is_compiling():
+            # (a + ib)(cos + i sin) is the same pair rotation in one fused pass instead of the six
+            # elementwise passes of the real form (≈ 6× faster on CPU; the results agree to rounding).
+            # torch.compile generates no code for complex ops but fuses the real form itself.
+            pairs = torch.view_as_complex(x.contiguous().unflatten(-1, (-1, 2)))
+            return torch.view_as_real(pairs * self.phasors(x.dtype)).flatten(-2)
         cos, sin = self.cos_sin(x.dtype)
         return x * cos + rotate_adjacent_pairs(x) * sin
 
@@ -178,8 +200,7 @@ def multihead_attention(
     ``"manual"`` spells out ``softmax(QK^T/sqrt(d)) V`` and is kept as the reference for tests and
     ``benchmarks/bench_attention.py``.
     """
-    batch, q_len, dim = query.shape
-    heads = attn.num_heads
+    dim = query.shape[-1]
     weight, bias = attn.in_proj_weight, attn.in_proj_bias
     # Share projection matmuls where inputs coincide (self-attention gives q and k the same input).
     if query is key and key is value:
@@ -188,9 +209,39 @@ def multihead_attention(
         q, k = F.linear(query, weight[: 2 * dim], bias[: 2 * dim]).chunk(2, dim=-1)
         v = F.linear(value, weight[2 * dim :], bias[2 * dim :])
     else:
-        w_q, w_k, w_v = weight.chunk(3)
-        b_q, b_k, b_v = bias.chunk(3)
-        q, k, v = F.linear(query, w_q, b_q), F.linear(key, w_k, b_k), F.linear(value, w_v, b_v)
+        q = F.linear(query, weight[:dim], bias[:dim])
+        k, v = key_value_projection(attn, key, value)
+    return _attend(attn, q, k, v, backend)
+
+
+def key_value_projection(attn: nn.MultiheadAttention, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
+    """The keys and values ``attn`` attends to: ``key`` and ``value`` [B, S, D] through its input
+    projection, each [B, S, D]. Memory that does not change between calls can be projected once
+    (see :func:`projected_attention`)."""
+    dim = key.shape[-1]
+    weight, bias = attn.in_proj_weight, attn.in_proj_bias
+    k = F.linear(key, weight[dim : 2 * dim], bias[dim : 2 * dim])
+    v = F.linear(value, weight[2 * dim :], bias[2 * dim :])
+    return k, v
+
+
+def projected_attention(
+    attn: nn.MultiheadAttention, query: Tensor, keys: Tensor, values: Tensor, backend: str = "sdpa"
+) -> Tensor:
+    """:func:`multihead_attention` with keys and values already projected (:func:`key_value_projection`).
+
+    ``query`` [B, L, D], ``keys``/``values`` [B, S, D] -> [B, L, D].
+    """
+    dim = query.shape[-1]
+    q = F.linear(query, attn.in_proj_weight[:dim], attn.in_proj_bias[:dim])
+    return _attend(attn, q, keys, values, backend)
+
+
+def _attend(attn: nn.MultiheadAttention, q: Tensor, k: Tensor, v: Tensor, backend: str) -> Tensor:
+    """Scaled dot-product attention over projected ``q`` [B, L, D], ``k``/``v`` [B, S, D] per head, then
+    ``attn``'s output projection -> [B, L, D]."""
+    batch, q_len, dim = q.shape
+    heads = attn.num_heads
     q = q.unflatten(-1, (heads, -1)).transpose(1, 2)
     k = k.unflatten(-1, (heads, -1)).transpose(1, 2)
     v = v.unflatten(-1, (heads, -1)).transpose(1, 2)
@@ -267,8 +318,9 @@ class FiLMDecoderLayer(nn.Module):
 
     ``x += FiLM1(c)(SelfAttn(LN1 x)); x += FiLM2(c)(CrossAttn(LN2 x, memory)); x += FiLM3(c)(FF(LN3 x))``
     (EDGE's ``FiLMTransformerDecoderLayer`` with ``norm_first=True``). Rotary, when given, rotates the
-    self-attention queries/keys and the cross-attention queries; the caller passes the cross-attention
-    keys already rotated (they are the same for every layer).
+    self-attention queries/keys and the cross-attention queries; the caller rotates the memory that
+    becomes the cross-attention keys (the same for every layer) and projects it with
+    :meth:`project_memory`.
     """
 
     def __init__(
@@ -298,11 +350,16 @@ class FiLMDecoderLayer(nn.Module):
         self.activation = resolve_activation(activation)
         self.attention_backend = check_attention_backend(attention_backend)
 
+    def project_memory(self, memory_keys: Tensor, memory_values: Tensor) -> tuple[Tensor, Tensor]:
+        """Cross-attention keys and values [B, S, D] each from the key inputs (the rotated memory when
+        rotary is used) and value inputs (the memory itself), both [B, S, D]. The projection is row by
+        row, so rows that do not change between calls (encoded music) can be projected once."""
+        return key_value_projection(self.cross_attn, memory_keys, memory_values)
+
     def forward(
         self,
         x: Tensor,
-        memory_keys: Tensor,
-        memory_values: Tensor,
+        memory: tuple[Tensor, Tensor],
         cond: Tensor,
         rotary: RotaryPositions | None = None,
     ) -> Tensor:
@@ -310,8 +367,7 @@ class FiLMDecoderLayer(nn.Module):
 
         Args:
             x: [B, T, D] sequence being denoised.
-            memory_keys: [B, S, D] cross-attention key inputs (rotated memory when rotary is used).
-            memory_values: [B, S, D] cross-attention value inputs (the memory itself).
+            memory: the cross-attention keys and values, [B, S, D] each, from :meth:`project_memory`.
             cond: [B, D] FiLM conditioning vector.
             rotary: angles for length ``T``, or None.
 
@@ -326,9 +382,7 @@ class FiLMDecoderLayer(nn.Module):
 
         h = self.cross_attn_norm(x)
         q = rotary.apply(h) if rotary is not None else h
-        h = self.cross_attn_dropout(
-            multihead_attention(self.cross_attn, q, memory_keys, memory_values, backend)
-        )
+        h = self.cross_attn_dropout(projected_attention(self.cross_attn, q, *memory, backend))
         x = x + film_modulate(h, self.cross_attn_film(cond))
 
         h = self.ff_norm(x)
