@@ -32,7 +32,7 @@ demo: $(STAMP)
 	rm -rf $(DEMO_OUT)/train $(DEMO_OUT)/evaluate
 	$(BIN)/python train.py experiment=demo data.source=$(DEMO_DATA) hydra.run.dir=$(DEMO_OUT)/train
 	$(BIN)/python evaluate.py ckpt=$(DEMO_OUT)/train/checkpoints/last.ckpt data.source=$(DEMO_DATA) \
-		samples=[1,4] hydra.run.dir=$(DEMO_OUT)/evaluate
+		samples=[1,4] sweep=[posterior_mean,ddim_2,ddim_5,ddim_20,ddim_50] hydra.run.dir=$(DEMO_OUT)/evaluate
 	experiments/genre_demo.sh $(GENRE_DATA) $(DEMO_OUT)/genre $(BIN)/python
 	@echo "demo done: report in $(DEMO_OUT)/evaluate/report.md, renders in $(DEMO_OUT)/evaluate/renders/,"
 	@echo "two genres for the same music in $(DEMO_OUT)/genre/two_genres.mp4"

@@ -1,9 +1,11 @@
 """Evaluate checkpoints: ``python evaluate.py ckpt=PATH`` (see conf/evaluate.yaml)."""
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
-import a2a.config  # noqa: F401  (config resolvers)
+from a2a.config import check_command_line  # also registers the config resolvers
 from a2a.doors import one_line_errors
 from a2a.evaluate import evaluate
 
@@ -15,4 +17,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    check_command_line("evaluate", "evaluate", sys.argv[1:])
     main()

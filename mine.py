@@ -12,7 +12,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-import a2a.config  # noqa: F401  (config resolvers)
+from a2a.config import check_command_line  # also registers the config resolvers
 from a2a.errors import A2AError
 
 
@@ -28,4 +28,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    check_command_line("mine", "mine", sys.argv[1:])
     main()

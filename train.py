@@ -1,9 +1,11 @@
 """Train a model: ``python train.py model=edge data=aistpp data.source=PATH`` (see conf/train.yaml)."""
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
-import a2a.config  # noqa: F401  (config resolvers)
+from a2a.config import check_command_line  # also registers the config resolvers
 from a2a.train import train_command
 
 
@@ -13,4 +15,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    check_command_line("train", "train", sys.argv[1:])
     main()

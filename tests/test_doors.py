@@ -77,6 +77,14 @@ def runs(synthetic_root, tiny_checkpoint, tmp_path_factory) -> dict[str, dict]:
             f"data.source={synthetic_root}",
             f"hydra.run.dir={tmp / 'eval1'}",
         ),
+        "mine_unknown_sampler": ("mine.py", "ckpt=x.ckpt", "sampler=nope", f"hydra.run.dir={tmp / 'm'}"),
+        "evaluate_null_group": ("evaluate.py", "ckpt=x.ckpt", "sampler=null", f"hydra.run.dir={tmp / 'e'}"),
+        "train_unknown_key": (
+            "train.py",
+            "experiment=tiny",
+            "trainer.nosuch=1",
+            f"hydra.run.dir={tmp / 't'}",
+        ),
     }
     started = {name: (_start(*command), time.monotonic()) for name, command in commands.items()}
     results = {}
@@ -93,6 +101,30 @@ def _one_line(result: dict, program: str) -> str:
     assert len(lines) == 1 and lines[0].startswith(f"{program}: error: "), result["err"][-3000:]
     assert "Traceback" not in result["err"] + result["out"]
     return lines[0]
+
+
+MEMBERS = "checkpoint, ddim, ddim_2, ddim_20, ddim_5, ddim_50, ddpm, posterior_mean, tiny"
+
+
+@pytest.mark.parametrize(
+    ("run", "program", "line"),
+    [
+        ("mine_unknown_sampler", "mine", f"sampler=nope: no such sampler; the sampler group has {MEMBERS}"),
+        (
+            "evaluate_null_group",
+            "evaluate",
+            f"sampler=null: sampler is a config group; name one of its members: {MEMBERS}",
+        ),
+        (
+            "train_unknown_key",
+            "train",
+            "Could not override 'trainer.nosuch'. To append to your config use +trainer.nosuch=1",
+        ),
+    ],
+)
+def test_a_bad_override_is_one_line_before_hydra_starts_a_run(runs, run, program, line):
+    assert _one_line(runs[run], program) == f"{program}: error: {line}"
+    assert not (runs[run]["tmp"] / program[0]).exists()  # no run directory, no log
 
 
 def test_train_missing_dataset_is_one_line_and_leaves_no_run_directory(runs):

@@ -140,7 +140,11 @@ def test_sampler_sweep_rows_and_recommendation(tiny_checkpoint, synthetic_root, 
     assert report["recommendation"]["mining"] == best["name"]
     assert (tmp_path / "plots" / "reward_vs_time.png").exists()
     markdown = (tmp_path / "report.md").read_text()
-    assert "## Which setting to mine with" in markdown and "tiny: reward" in markdown
+    assert (
+        "## Which setting to mine with" in markdown
+        and "tiny: reward" in markdown
+        and "ddim: reward" in markdown
+    )
     with pytest.raises(A2AError, match="no sampler named 'fast'; the sampler group has"):
         evaluate(
             _cfg(

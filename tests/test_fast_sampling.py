@@ -12,7 +12,7 @@ import torch
 from hydra.errors import MissingConfigException
 from torch import nn
 
-from a2a.config import compose_config
+from a2a.config import compose_config, group_member
 from a2a.diffusion import (
     CosineSchedule,
     DDIMSampler,
@@ -213,7 +213,17 @@ def test_an_unknown_sampler_lists_the_group_at_every_door(door):
     text = str(missing.value)
     assert "Could not find 'sampler/posterior_means'" in text
     listed = text.split("Available options in 'sampler':")[1].split("Config search path")[0].split()
-    assert listed == ["ddim", "ddim_2", "ddim_20", "ddim_5", "ddim_50", "ddpm", "posterior_mean", "tiny"]
+    assert listed == [
+        "checkpoint",
+        "ddim",
+        "ddim_2",
+        "ddim_20",
+        "ddim_5",
+        "ddim_50",
+        "ddpm",
+        "posterior_mean",
+        "tiny",
+    ]
 
 
 @pytest.mark.parametrize("name", ["posterior_mean", "ddim_2", "ddim_5", "ddim_20", "ddim_50"])
@@ -488,3 +498,26 @@ def test_compiled_denoiser_samples_like_the_eager_one():
                     )
                 )
         torch.testing.assert_close(outputs[1], outputs[0], rtol=0, atol=1e-4)
+
+
+def test_miner_default_sampler_is_the_sweeps_winner_and_null_keeps_the_checkpoints():
+    from a2a.mining.service import settings_from_config
+
+    default = settings_from_config(compose_config("mine", ["ckpt=x.ckpt"]))
+    ddim_2 = {"_target_": "a2a.diffusion.DDIMSampler", "steps": 2, "eta": 1.0}
+    assert default.generate_kwargs["sampler"] == ddim_2
+    own = settings_from_config(compose_config("mine", ["ckpt=x.ckpt", "sampler=checkpoint"]))
+    assert "sampler" not in own.generate_kwargs
+    swapped = settings_from_config(compose_config("mine", ["ckpt=x.ckpt", "sampler=posterior_mean"]))
+    assert swapped.generate_kwargs["sampler"]["_target_"] == "a2a.diffusion.PosteriorMeanSampler"
+
+
+def test_the_checkpoint_member_keeps_the_stored_sampler_and_train_refuses_it(tiny_checkpoint, tmp_path):
+    import a2a
+    from a2a.train import train
+
+    generator = a2a.load(tiny_checkpoint)
+    assert generator.sampler_for(group_member("sampler", "checkpoint")) is generator.sampler
+    cfg = compose_config("train", ["experiment=tiny", "sampler=checkpoint", f"output_dir={tmp_path}"])
+    with pytest.raises(A2AError, match=r"^sampler=checkpoint \(conf/sampler/checkpoint\.yaml\): train\.py"):
+        train(cfg)

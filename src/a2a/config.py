@@ -33,6 +33,45 @@ def compose_config(name: str, overrides: list[str] | tuple[str, ...] = ()) -> An
     return cfg
 
 
+def check_command_line(name: str, program: str, argv: list[str]) -> None:
+    """Compose ``conf/<name>.yaml`` with a door's command-line overrides before Hydra runs it, so a bad
+    group member, key or override is refused in one line with exit status 2 (Hydra itself prints several
+    lines and exits 1). Command lines with Hydra's own flags (``--help``, ``--cfg``, ``-m``) go to Hydra.
+    """
+    import sys
+
+    from hydra.errors import HydraException
+
+    if any(arg.startswith("-") for arg in argv):
+        return
+    try:
+        compose_config(name, argv)
+    except (HydraException, ValueError) as exc:
+        print(f"{program}: error: {_override_error(exc, argv)}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _group_members(group: str) -> str:
+    return ", ".join(sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml")))
+
+
+def _override_error(exc: Exception, argv: list[str]) -> str:
+    """Hydra's composition error as one line that names the override."""
+    import re
+
+    text = str(exc).split("Config search path:")[0]
+    missing = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
+    if missing and (CONF_DIR / missing.group(1)).is_dir():
+        group, member = missing.groups()
+        return f"{group}={member}: no such {group}; the {group} group has {_group_members(group)}"
+    if "Config group override must be a string" in text:
+        for arg in argv:
+            key, _, value = arg.partition("=")
+            if value == "null" and (CONF_DIR / key).is_dir():
+                return f"{arg}: {key} is a config group; name one of its members: {_group_members(key)}"
+    return " ".join(text.split())
+
+
 def group_member(group: str, name: str) -> dict:
     """``conf/<group>/<name>.yaml`` as a plain dict (e.g. a sampler for ``a2a generate --sampler ddim``);
     an unknown name lists the group's members."""

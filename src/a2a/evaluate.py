@@ -308,7 +308,8 @@ def _recommendation_lines(report: dict[str, Any]) -> list[str]:
         lines.append(
             "The sampler sweep (`sweep=`) trades realism for the validator's reward and speed: "
             + "; ".join(
-                f"{row['setting']}: reward {row['reward_mean']:.4f} in {row['seconds_mean']:.2f} s"
+                f"{row['name'].split(' (', 1)[1].rstrip(')')}: reward {row['reward_mean']:.4f} in "
+                f"{row['seconds_mean']:.2f} s"
                 for row in settings
             )
             + "."

@@ -161,6 +161,7 @@ class Generator:
     def sampler_for(self, sampler: dict | None = None, steps: int | None = None, eta: float | None = None):
         """The sampler a request uses: ``sampler`` (a ``_target_`` config; default the checkpoint's) with
         ``steps``/``eta`` overridden, checked against the model's schedule before any model call."""
+        sampler = sampler or None  # {} is conf/sampler/checkpoint.yaml: the checkpoint's own
         if sampler is None and steps is None and eta is None:
             return self.sampler
         config = dict(sampler if sampler is not None else self.sampler_config)

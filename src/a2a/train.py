@@ -118,6 +118,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     check_accelerator(cfg.trainer.get("accelerator"))
     init = _initial_weights(cfg.get("init_from"))
     check_model_conditions(cfg)
+    if not cfg.get("sampler"):
+        raise A2AError(
+            f"{config_source('sampler')}: train.py stores its sampler in the checkpoint, so it needs one "
+            "that builds (e.g. sampler=ddim)"
+        )
     # Fine-tuning: the weights were trained in the source checkpoint's normalised space, so the data must
     # be normalised the same way.
     datamodule = (
