@@ -153,10 +153,11 @@ class _WindowOffsetDenoiser(torch.nn.Module):
         return (frames + cond["audio"][:, :1, :1]).expand_as(x).clone()
 
 
-@pytest.mark.parametrize("constrain_final", [True, False])
+@pytest.mark.parametrize("constrain_final", [True, False, None])
 def test_overlap_stitch_has_no_seam_unless_the_final_copy_is_forced(constrain_final):
+    """``None``: the class default, which must be EDGE's seamless long form."""
     window, frames = 20, 70
-    strategy = OverlapStitch(constrain_final=constrain_final)
+    strategy = OverlapStitch() if constrain_final is None else OverlapStitch(constrain_final=constrain_final)
     offsets = torch.arange(frames, dtype=torch.float32)[:, None] // 10 * 0.3  # a step every 10 frames
     out = strategy.sample(
         DDIMSampler(3, eta=0.0),

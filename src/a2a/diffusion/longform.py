@@ -365,12 +365,13 @@ class OverlapStitch(LongFormStrategy):
         hop_fraction: hop as a fraction of the window (EDGE: 0.5, i.e. 75 of 150 frames).
         ramp_guidance: with more than one window, ramp the guidance weight in over the steps
             (:class:`RampGuidance`, EDGE's ``long_ddim_sample``); a single window always uses it throughout.
-        constrain_final: copy the overlaps on the final x̂0 as well (then the windows agree exactly and the
-            cross-fade has nothing to blend).
+        constrain_final: copy the overlaps on the final x̂0 as well (then the windows agree exactly, the
+            cross-fade has nothing to blend and each boundary is a hard switch; a2a 0.1's behaviour, kept
+            as an option). Off by default, as in EDGE: the final windows disagree a little and are blended.
     """
 
     def __init__(
-        self, hop_fraction: float = 0.5, ramp_guidance: bool = True, constrain_final: bool = True
+        self, hop_fraction: float = 0.5, ramp_guidance: bool = True, constrain_final: bool = False
     ) -> None:
         hop_fraction = float(hop_fraction)
         if not 0.0 < hop_fraction <= 1.0:
