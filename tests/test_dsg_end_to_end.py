@@ -58,7 +58,7 @@ def test_dsg_checkpoint_carries_its_family(dsg_checkpoint):
     assert gen.styles[0] == "Happy" and gen.style_key == "style" and gen.fps == 20 and gen.window == 44
 
 
-@pytest.mark.parametrize("seconds", [0.4, 2.2, 5.3])  # under the seed, one window, several windows
+@pytest.mark.parametrize("seconds", [0.2, 0.4, 2.2, 5.3])  # just the seed, under a window, one, several
 def test_dsg_generates_any_length_on_its_rig(dsg_checkpoint, seconds):
     gen = a2a.load(dsg_checkpoint)
     motion = gen.generate(_speech(seconds), sr=SR, seed=0, style="Old")
@@ -88,6 +88,14 @@ def test_style_changes_the_motion_and_mixes(dsg_checkpoint):
     guided = gen.generate(wave, sr=SR, seed=1, style="Happy", guidance={"style": 3.0}).joints()
     exaggerated = gen.generate(wave, sr=SR, seed=1, style="Happy", style_mix=1.5).joints()
     assert np.abs(guided - happy).max() > 1e-5 and np.abs(exaggerated - happy).max() > 1e-5
+    # one guidance weight for every condition also guides a mix (the null rows drop the style too)
+    for mix in (0.3, 1.5):
+        style = ["Happy", "Sad"] if mix < 1 else "Happy"
+        plain, strong = (
+            gen.generate(wave, sr=SR, seed=1, style=style, style_mix=mix, guidance=w).joints()
+            for w in (1.0, 3.0)
+        )
+        assert np.abs(strong - plain).max() > 1e-3
 
 
 def test_dsg_bad_input_is_named(dsg_checkpoint, gesture_root, tmp_path):
@@ -96,6 +104,14 @@ def test_dsg_bad_input_is_named(dsg_checkpoint, gesture_root, tmp_path):
         gen.generate(_speech(1.0), sr=SR, style="Jolly")
     with pytest.raises(A2AError, match="style takes one style or two to mix"):
         gen.generate(_speech(1.0), sr=SR, style=["Happy", "Sad", "Old"])
+    with pytest.raises(
+        A2AError,
+        match=r"audio is 0.150 s long \(3 frames at 20 fps\): shorter than the "
+        r"model's seed of 4 frames; give at least 0.20 s",
+    ):
+        gen.generate(_speech(0.15), sr=SR, style="Happy")
+    with pytest.raises(A2AError, match="3 frames are fewer than the 4 seed frames"):
+        gen.generate_features(np.zeros((3, gen.info["feature_dim"]), np.float32), style="Happy")
     with pytest.raises(A2AError, match="local_window"):
         train(_cfg(gesture_root, tmp_path / "w", "data.window_seconds=2.0"))  # 40 frames: not 11 × k
 

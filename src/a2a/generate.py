@@ -140,6 +140,13 @@ class Generator:
             raise A2AError(
                 f"audio is {len(wave) / rate:.3f} s long: shorter than one frame at {self.fps:g} fps"
             )
+        shortest = self._strategy(longform).min_frames
+        if frames < shortest:
+            # DiffuseStyleGesture continues from a seed of this many frames
+            raise A2AError(
+                f"audio is {len(wave) / rate:.3f} s long ({frames} frames at {self.fps:g} fps): shorter than "
+                f"the model's seed of {shortest} frames; give at least {shortest / self.fps:.2f} s"
+            )
         # A file named like AIST++ music carries its tempo (EDGE's beat-tracking prior).
         tempo = tempo_from_name(Path(audio).name) if isinstance(audio, str | os.PathLike) else None
         params = file_params(self.features, start_bpm=tempo)

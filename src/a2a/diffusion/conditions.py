@@ -163,6 +163,11 @@ class ConditionMix(torch.nn.Module):
     def conditions(self) -> tuple[str, ...]:
         return tuple(getattr(self.denoiser, "conditions", ()))
 
+    @property
+    def droppable(self) -> tuple[str, ...]:
+        # guidance and wrappers above this one drop the same keys as the model
+        return tuple(getattr(self.denoiser, "droppable", ()))
+
     def forward(self, x: Tensor, t: Tensor, cond: Mapping[str, Tensor], keep_cond: KeepMask = None) -> Tensor:
         batch = x.shape[0]
         if not isinstance(cond, Mapping) or self.key not in cond:
@@ -177,7 +182,7 @@ class ConditionMix(torch.nn.Module):
         base = dict(keep_cond) if isinstance(keep_cond, Mapping) else {}
         if isinstance(keep_cond, Tensor):
             # One mask for every droppable key: keep it for the others, per half for the mixed key.
-            base = {k: keep_cond for k in self.conditions if k != self.key}
+            base = {k: keep_cond for k in self.droppable if k != self.key}
         keeps = [{**base, self.key: first_keep}, {**base, self.key: second_keep}]
         both = self.denoiser(
             torch.cat([x, x]),

@@ -322,6 +322,11 @@ class LongFormStrategy(ABC):
     #: condition keys the strategy fills in itself (e.g. the seed frames of seeded continuation)
     provides: tuple[str, ...] = ()
 
+    @property
+    def min_frames(self) -> int:
+        """The shortest sequence the strategy generates (seeded continuation: its seed)."""
+        return 1
+
     @abstractmethod
     def join(
         self, windows: Tensor, frames: int, blend_fn: BlendFn | None = None, align_fn: AlignFn | None = None
@@ -473,6 +478,10 @@ class SeededContinuation(LongFormStrategy):
         self.seed_key = str(seed_key)
         self.provides = (self.seed_key,)
 
+    @property
+    def min_frames(self) -> int:
+        return self.n_seed
+
     def hop(self, window: int) -> int:
         if window <= self.n_seed:
             raise A2AError(f"longform.n_seed={self.n_seed} leaves no new frames in a {window}-frame window")
@@ -498,6 +507,8 @@ class SeededContinuation(LongFormStrategy):
     ) -> Tensor:
         if keep is not None:
             raise A2AError("seeded continuation does not support editing constraints")
+        if frames < self.n_seed:
+            raise A2AError(f"{frames} frames are fewer than the {self.n_seed} seed frames of {self!r}")
         plan = self.plan(frames, window)
         cond = window_conditions(frame_cond, static_cond, plan, window_cond)
         if self.seed_key in cond:
@@ -548,6 +559,14 @@ class _SeedKept(torch.nn.Module):
     def __init__(self, denoiser: Denoiser, key: str, keep: Tensor) -> None:
         super().__init__()
         self.denoiser, self.key, self.keep = denoiser, key, keep
+
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        return tuple(getattr(self.denoiser, "conditions", ()))
+
+    @property
+    def droppable(self) -> tuple[str, ...]:
+        return tuple(getattr(self.denoiser, "droppable", ()))
 
     def forward(self, x: Tensor, t: Tensor, cond: Conditioning, keep_cond=None) -> Tensor:
         batch = x.shape[0]
