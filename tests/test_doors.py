@@ -77,13 +77,31 @@ def runs(synthetic_root, tiny_checkpoint, tmp_path_factory) -> dict[str, dict]:
             f"data.source={synthetic_root}",
             f"hydra.run.dir={tmp / 'eval1'}",
         ),
-        "mine_unknown_sampler": ("mine.py", "ckpt=x.ckpt", "sampler=nope", f"hydra.run.dir={tmp / 'm'}"),
-        "evaluate_null_group": ("evaluate.py", "ckpt=x.ckpt", "sampler=null", f"hydra.run.dir={tmp / 'e'}"),
+        "mine_unknown_sampler": (
+            "mine.py",
+            "ckpt=x.ckpt",
+            "sampler=nope",
+            f"hydra.run.dir={tmp / 'mine_unknown_sampler'}",
+        ),
+        "evaluate_null_group": (
+            "evaluate.py",
+            "ckpt=x.ckpt",
+            "sampler=null",
+            f"hydra.run.dir={tmp / 'evaluate_null_group'}",
+        ),
+        "train_gesture_model_on_dance_data": (
+            "train.py",
+            "model=dsg_tiny",
+            "data=tiny",
+            "features=wavlm_tiny",
+            f"data.source={synthetic_root}",
+            f"hydra.run.dir={tmp / 'train_gesture_model_on_dance_data'}",
+        ),
         "train_unknown_key": (
             "train.py",
             "experiment=tiny",
             "trainer.nosuch=1",
-            f"hydra.run.dir={tmp / 't'}",
+            f"hydra.run.dir={tmp / 'train_unknown_key'}",
         ),
     }
     started = {name: (_start(*command), time.monotonic()) for name, command in commands.items()}
@@ -116,6 +134,12 @@ MEMBERS = "checkpoint, ddim, ddim_2, ddim_20, ddim_5, ddim_50, ddpm, posterior_m
             f"sampler=null: sampler is a config group; name one of its members: {MEMBERS}",
         ),
         (
+            "train_gesture_model_on_dance_data",
+            "train",
+            "model=dsg_tiny (conf/model/dsg_tiny.yaml): the model is trained on condition(s) style, which "
+            "data=tiny (conf/data/tiny.yaml) does not provide (data.provides: audio, genre, seed)",
+        ),
+        (
             "train_unknown_key",
             "train",
             "Could not override 'trainer.nosuch'. To append to your config use +trainer.nosuch=1",
@@ -124,7 +148,7 @@ MEMBERS = "checkpoint, ddim, ddim_2, ddim_20, ddim_5, ddim_50, ddpm, posterior_m
 )
 def test_a_bad_override_is_one_line_before_hydra_starts_a_run(runs, run, program, line):
     assert _one_line(runs[run], program) == f"{program}: error: {line}"
-    assert not (runs[run]["tmp"] / program[0]).exists()  # no run directory, no log
+    assert not (runs[run]["tmp"] / run).exists()  # no run directory, no log
 
 
 def test_train_missing_dataset_is_one_line_and_leaves_no_run_directory(runs):

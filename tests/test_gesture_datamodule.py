@@ -102,9 +102,17 @@ def test_conditions_come_from_the_config(make):
     audio_only.setup("fit")
     assert set(audio_only.dataset("train")[0]["cond"]) == {"audio"}
     with pytest.raises(
-        DatasetError, match="data.conditions names genre; a gesture dataset provides audio, style, seed"
+        DatasetError, match="data.conditions names genre; this gesture dataset provides audio, style, seed"
     ):
         make(conditions=["audio", "genre"])
+    with pytest.raises(
+        DatasetError, match="data.provides names mood; a gesture dataset can provide audio, style"
+    ):
+        make(provides=["audio", "mood"])
+    with pytest.raises(
+        DatasetError, match="data.conditions names style; this gesture dataset provides audio$"
+    ):
+        make(conditions=["audio", "style"], provides=["audio"])
 
 
 def test_option_errors(make, gesture_root):

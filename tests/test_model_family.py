@@ -164,14 +164,18 @@ def test_a_new_family_trains_generates_and_serves_from_new_files_only(
 
 def test_conditions_are_checked_at_composition(toy_family, synthetic_root, tmp_path):
     _, conf = toy_family
-    with pytest.raises(A2AError, match=r"data=tiny \(conf/data/tiny.yaml\): data.conditions names style"):
+    with pytest.raises(
+        A2AError,
+        match=r"data=tiny \(conf/data/tiny.yaml\): data.conditions names style; this dance dataset "
+        r"provides audio, genre, seed",
+    ):
         train(_compose(conf, synthetic_root, tmp_path / "a", "data.conditions=[audio,style]"))
     with pytest.raises(
         A2AError,
         match=r"model=toy \(conf/model/toy.yaml\): the model is trained on condition\(s\) audio, "
-        r"which data=tiny \(conf/data/tiny.yaml\) does not provide \(data.conditions: genre\)",
+        r"which data=tiny \(conf/data/tiny.yaml\) does not provide \(data.provides: genre\)",
     ):
-        train(_compose(conf, synthetic_root, tmp_path / "b", "data.conditions=[genre]"))
+        train(_compose(conf, synthetic_root, tmp_path / "b", "data.provides=[genre]"))
     with pytest.raises(
         A2AError, match=r"model.cond_drop names genre, but ToyDenoiser has a null condition only"
     ):

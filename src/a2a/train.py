@@ -95,14 +95,17 @@ def _build_trainer(cfg: DictConfig, callbacks: list[Any], logger: Any) -> pl.Tra
 
 def check_model_conditions(cfg: DictConfig) -> None:
     """The data provides every condition the model is trained on (``model.conditions`` ⊆
-    ``data.conditions``; by default the data config takes the model's), named with both config files."""
+    ``data.provides``), named with both config files. Runs before the config is resolved, so a model
+    paired with the wrong kind of data fails here rather than on an interpolation it cannot resolve."""
     wanted = list(cfg.model.get("conditions") or [])
-    provided = list(cfg.data.get("conditions") or [])
+    provided = cfg.data.get("provides")
+    if provided is None:  # a data config that declares nothing is checked by its datamodule
+        return
     missing = [key for key in wanted if key not in provided]
     if missing:
         raise A2AError(
             f"{config_source('model')}: the model is trained on condition(s) {', '.join(missing)}, which "
-            f"{config_source('data')} does not provide (data.conditions: {', '.join(provided) or 'none'})"
+            f"{config_source('data')} does not provide (data.provides: {', '.join(provided) or 'none'})"
         )
 
 
@@ -112,12 +115,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     Returns a dict with ``best_checkpoint``, ``last_checkpoint`` (paths or ``None``) and ``metrics``
     (the trainer's final callback metrics as floats).
     """
+    check_model_conditions(cfg)
     OmegaConf.resolve(cfg)  # every interpolation fixed once, so checkpoints store plain values
     # Everything a user can get wrong in a path or device fails here, before any data is read.
     check_resume_checkpoint(cfg.get("ckpt_path"))
     check_accelerator(cfg.trainer.get("accelerator"))
     init = _initial_weights(cfg.get("init_from"))
-    check_model_conditions(cfg)
     if not cfg.get("sampler"):
         raise A2AError(
             f"{config_source('sampler')}: train.py stores its sampler in the checkpoint, so it needs one "

@@ -193,6 +193,8 @@ class MotionDataModule(pl.LightningDataModule):
         representation: motion encoder (:class:`~a2a.motion.representation.MotionRepresentation`, EDGE's
             151-d by default); its ``make_normalizer()`` is fitted on the training split.
         conditions: the named conditions in each batch's ``cond`` (``audio``, ``genre``, ``seed``).
+        provides: the conditions this dataset declares it can provide (the data config's ``provides``;
+            default: every condition of :attr:`CONDITIONS`); ``conditions`` must be among them.
         genres: the genre vocabulary in one-hot order (AIST++'s ten by default); ``None`` takes the training
             split's labels, sorted. A sequence of another genre gets an all-zero genre.
         n_seed: with the ``seed`` condition, how many first frames of each window it holds.
@@ -226,6 +228,7 @@ class MotionDataModule(pl.LightningDataModule):
         representation: MotionRepresentation | None = None,
         *,
         conditions: list[str] | tuple[str, ...] = ("audio",),
+        provides: list[str] | tuple[str, ...] | None = None,
         genres: list[str] | tuple[str, ...] | None = None,
         n_seed: int = 30,
         feature_windowing: str = "per_song",
@@ -261,11 +264,18 @@ class MotionDataModule(pl.LightningDataModule):
                 f"batch_size ({batch_size}) and feature_workers ({feature_workers}) must be ≥ 1, "
                 f"num_workers ({num_workers}) ≥ 0"
             )
-        unknown = [key for key in conditions if key not in self.CONDITIONS]
+        provides = tuple(self.CONDITIONS if provides is None else provides)
+        unknown = [key for key in provides if key not in self.CONDITIONS]
+        if unknown:
+            raise DatasetError(
+                f"{config_source('data')}: data.provides names {', '.join(unknown)}; a {self.KIND} dataset "
+                f"can provide {', '.join(self.CONDITIONS)}"
+            )
+        unknown = [key for key in conditions if key not in provides]
         if unknown or not conditions:
             raise DatasetError(
-                f"{config_source('data')}: data.conditions names {', '.join(unknown) or 'nothing'}; a "
-                f"{self.KIND} dataset provides {', '.join(self.CONDITIONS)}"
+                f"{config_source('data')}: data.conditions names {', '.join(unknown) or 'nothing'}; this "
+                f"{self.KIND} dataset provides {', '.join(provides)}"
             )
         self.conditions = tuple(conditions)
         self.genre_list = None if genres is None else [str(g) for g in genres]
