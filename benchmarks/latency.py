@@ -261,7 +261,10 @@ def run_case(
         front = {"decode": None, "features": None}
     else:
         generator.audio_features(str(path))  # warm-up: librosa/numba compile on the first call
-        feats = torch.as_tensor(generator.audio_features(str(path), timings=timings))
+        per_frame, frames = generator.audio_features(str(path), timings=timings)
+        if per_frame.ndim != 2:
+            raise SystemExit(f"{label}: per-slice features are not supported here; time a per-song model")
+        feats = torch.as_tensor(per_frame)
         front = {"decode": timings["decode"], "features": timings["features"]}
     frames = len(feats)
     windows_count = len(generator.longform.plan(frames, generator.window))
