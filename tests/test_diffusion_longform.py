@@ -83,12 +83,18 @@ def test_longform_windows_overlap_exactly(inner, window, hop):
     g = torch.Generator().manual_seed(0)
     n, dim = 5, 3
     cond = torch.randn(n, window, 2, generator=g)
-    out = LongFormSampler(inner, hop=hop).sample(
+    out = LongFormSampler(inner, hop=hop, constrain_final=True).sample(
         FrameMixer(), (n, window, dim), cond, schedule=schedule, generator=g, guidance=RampGuidance(2.0)
     )
     overlap = window - hop
     for i in range(n - 1):
         assert torch.equal(out[i, hop:], out[i + 1, :overlap])
+    # by default (EDGE) the final x̂0 keeps each window's own overlap, for the stitch to blend
+    free = LongFormSampler(inner, hop=hop).sample(
+        FrameMixer(), (n, window, dim), cond, schedule=schedule, generator=torch.Generator().manual_seed(0),
+        guidance=RampGuidance(2.0),
+    )  # fmt: skip
+    assert not torch.equal(free[0, hop:], free[1, :overlap])
     # the inner sampler alone gives windows that do not agree: the overlap copy is what joins them
     alone = inner.sample(FrameMixer(), (n, window, dim), cond, schedule=schedule, generator=g)
     assert not torch.allclose(alone[0, hop:], alone[1, :overlap], atol=1e-3)
@@ -104,7 +110,7 @@ def test_longform_combines_with_a_user_constraint_and_is_deterministic():
     value = torch.zeros(n, window, 3)
     mask = torch.zeros(n, window, 3)
     mask[0, :2] = 1.0  # seed the first two frames of the song (continuation from a given start)
-    sampler = LongFormSampler(DDIMSampler(steps=10), hop=hop)
+    sampler = LongFormSampler(DDIMSampler(steps=10), hop=hop, constrain_final=True)
     cond = torch.randn(n, window, 2, generator=torch.Generator().manual_seed(1))
 
     def run(seed):

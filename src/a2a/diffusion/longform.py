@@ -2,10 +2,12 @@
 
 A sequence of ``num_frames`` is cut into windows of ``window`` frames starting every ``hop`` frames
 (EDGE: hop = window/2). All windows of ONE sequence are denoised together as one batch
-(B = number of windows). After every step the first ``window − hop`` frames of window i are overwritten
-with the last ``window − hop`` frames of window i − 1, so the overlaps agree; unlike EDGE this is also
-done on the final output, so they agree exactly. :func:`stitch` then joins the windows into one
-sequence of ``window + hop·(n − 1)`` frames (cropped to the caller's length).
+(B = number of windows). After every step but the last, the first ``window − hop`` frames of window i
+are overwritten with the last ``window − hop`` frames of window i − 1, so the overlaps nearly agree; as in
+EDGE the final x̂0 keeps each window's own overlap, and :func:`stitch` cross-fades the two versions while
+joining the windows into one sequence of ``window + hop·(n − 1)`` frames (cropped to the caller's length).
+``constrain_final=True`` copies on the final step too (the windows then agree exactly and every boundary
+is a hard switch: a2a 0.1's seams).
 
 The last window is padded when the frames do not fill it (also when the sequence is shorter than one
 window). :func:`plan_windows` reports the padding; the caller pads the conditioning the same way (for
@@ -170,9 +172,10 @@ class LongFormSampler:
     Args:
         inner_sampler: e.g. ``DDIMSampler(steps=50, eta=1.0)``.
         hop: frames between window starts (EDGE: window/2 = 75).
+        constrain_final: copy the overlaps on the final x̂0 as well (off, as in EDGE).
     """
 
-    def __init__(self, inner_sampler: Sampler, hop: int, constrain_final: bool = True) -> None:
+    def __init__(self, inner_sampler: Sampler, hop: int, constrain_final: bool = False) -> None:
         if not isinstance(inner_sampler, Sampler):
             raise A2AError(f"inner_sampler must be a Sampler, got {type(inner_sampler).__name__}")
         self.inner_sampler = inner_sampler
