@@ -79,3 +79,16 @@ def test_trainer_comment_names_the_demo_trainer():
     assert trainer != "tiny"
     comment = (CONF / "trainer" / "tiny.yaml").read_text().splitlines()[0]
     assert f"`make demo` trains longer with trainer={trainer}" in comment
+
+
+def test_readme_python_api_example_runs(tiny_checkpoint, tmp_path, monkeypatch):
+    import numpy as np
+    import soundfile as sf
+
+    block = re.search(r"```python\n(import a2a\n.*?)```", README, flags=re.S).group(1)
+    sf.write(tmp_path / "song.wav", np.sin(np.linspace(0, 900, 22050 * 3)).astype(np.float32), 22050)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(block.replace('"last.ckpt"', repr(str(tiny_checkpoint))), namespace)  # noqa: S102
+    assert namespace["motion"].num_frames == namespace["fast"].num_frames == 90
+    assert namespace["bvh"].startswith("HIERARCHY")

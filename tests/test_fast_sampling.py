@@ -249,6 +249,20 @@ def test_generator_checks_sampler_overrides_before_sampling(tiny_checkpoint):
     with pytest.raises(A2AError, match=r"^sampler\.k must be a positive integer"):
         generator.sampler_for({**posterior, "k": 0})
     assert repr(generator.sampler_for(posterior)) == "PosteriorMeanSampler(k=2)"
+    # the group's members by name, as at the three doors
+    assert repr(generator.sampler_for("posterior_mean")) == "PosteriorMeanSampler(k=1)"
+    assert repr(generator.sampler_for("ddim_2")) == repr(
+        generator.sampler_for(group_member("sampler", "ddim_2"))
+    )
+    assert generator.sampler_for("checkpoint") is generator.sampler
+    with pytest.raises(
+        A2AError, match=r"^no sampler named 'nope'; the sampler group has checkpoint, ddim, ddim_2"
+    ):
+        generator.sampler_for("nope")
+    wave = np.sin(np.linspace(0, 400, 22050 * 3)).astype(np.float32)
+    by_name = generator.generate(wave, sr=22050, seed=0, sampler="ddim_2")
+    by_config = generator.generate(wave, sr=22050, seed=0, sampler=group_member("sampler", "ddim_2"))
+    np.testing.assert_array_equal(by_name.poses, by_config.poses)
 
 
 def test_generator_posterior_mean_is_one_batched_call(tiny_checkpoint):

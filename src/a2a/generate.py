@@ -165,9 +165,16 @@ class Generator:
 
     # --- sampling -------------------------------------------------------------------------------
 
-    def sampler_for(self, sampler: dict | None = None, steps: int | None = None, eta: float | None = None):
-        """The sampler a request uses: ``sampler`` (a ``_target_`` config; default the checkpoint's) with
+    def sampler_for(
+        self, sampler: dict | str | None = None, steps: int | None = None, eta: float | None = None
+    ):
+        """The sampler a request uses: ``sampler`` (a member of the ``sampler`` config group by name, e.g.
+        ``"posterior_mean"`` or ``"ddim_2"``, or a ``_target_`` config; default the checkpoint's) with
         ``steps``/``eta`` overridden, checked against the model's schedule before any model call."""
+        if isinstance(sampler, str):
+            from a2a.config import group_member  # Hydra's config tools, only when a name is given
+
+            sampler = group_member("sampler", sampler)
         sampler = sampler or None  # {} is conf/sampler/checkpoint.yaml: the checkpoint's own
         if sampler is None and steps is None and eta is None:
             return self.sampler
@@ -192,7 +199,7 @@ class Generator:
         features: np.ndarray,
         *,
         seed: int | None = None,
-        sampler: dict | None = None,
+        sampler: dict | str | None = None,
         steps: int | None = None,
         eta: float | None = None,
         guidance: float | dict[str, float] | None = None,
@@ -403,7 +410,7 @@ class Generator:
         sr: int | None = None,
         seed: int | None = None,
         *,
-        sampler: dict | None = None,
+        sampler: dict | str | None = None,
         steps: int | None = None,
         eta: float | None = None,
         guidance: float | dict[str, float] | None = None,
@@ -421,7 +428,8 @@ class Generator:
 
         Args:
             seed: same seed, same audio, same checkpoint → same motion.
-            sampler / steps / eta: swap the sampler (a ``_target_`` dict) or change its settings.
+            sampler / steps / eta: swap the sampler (a member of the ``sampler`` group by name, e.g.
+                ``"posterior_mean"``, ``"ddim_2"``, or a ``_target_`` dict) or change its settings.
             guidance: classifier-free guidance weight, or ``{condition: weight}`` (default: the
                 checkpoint's).
             samples, reduce: draw ``samples`` motions and combine them: ``mean`` averages joint rotations
