@@ -89,6 +89,6 @@ def test_readme_python_api_example_runs(tiny_checkpoint, tmp_path, monkeypatch):
     sf.write(tmp_path / "song.wav", np.sin(np.linspace(0, 900, 22050 * 3)).astype(np.float32), 22050)
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
-    exec(block.replace('"last.ckpt"', repr(str(tiny_checkpoint))), namespace)  # noqa: S102
+    exec(block.replace('"last.ckpt"', repr(str(tiny_checkpoint))), namespace)
     assert namespace["motion"].num_frames == namespace["fast"].num_frames == 90
     assert namespace["bvh"].startswith("HIERARCHY")
