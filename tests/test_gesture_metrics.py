@@ -418,7 +418,7 @@ def test_training_commands_report_bad_data_in_one_line(tmp_path, capsys):
 
 
 def test_read_joint_clips_checks_files(tmp_path):
-    with pytest.raises(DatasetError, match="no .npz files in this folder"):
+    with pytest.raises(DatasetError, match=r"no .npz files \(nor .bvh takes of a gesture dataset\) in this"):
         read_joint_clips(tmp_path)
     np.savez(tmp_path / "a.npz", joints=np.zeros((5, 2, 3)), fps=np.array([30.0, 60.0]))
     with pytest.raises(DatasetError, match=r"a.npz: fps must be one number, got float64 of shape \(2,\)"):
@@ -427,3 +427,15 @@ def test_read_joint_clips_checks_files(tmp_path):
     (tmp_path / "b.npy").rename(tmp_path / "a.npz")
     with pytest.raises(DatasetError, match="a single array, not an .npz archive"):
         read_joint_clips(tmp_path / "a.npz")
+
+
+def test_training_commands_read_a_gesture_dataset_folder(gesture_root, tmp_path, capsys):
+    """The README's commands on the ZEGGS-layout folder itself: its train takes, at 20 fps, with styles."""
+    clips = read_joint_clips(gesture_root, need_style=True)
+    assert clips.fps == 20.0 and all(c.shape[1:] == (75, 3) for c in clips.clips)
+    assert set(clips.styles) == {"Happy", "Sad", "Neutral", "Old", "Angry", "Relaxed"}
+    out = tmp_path / "style.pt"
+    args = ["train-style-classifier", str(gesture_root), str(out), "--window", "16", "--steps", "2"]
+    assert main([*args, "--channels", "4", "--hidden", "8"]) == 0
+    assert f"from {len(clips.clips)} clips" in capsys.readouterr().out
+    assert load_style_classifier(out).styles == sorted(set(clips.styles))

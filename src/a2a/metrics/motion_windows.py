@@ -208,10 +208,13 @@ def _read_one(path: Path, need_style: bool) -> tuple[np.ndarray, float, str | No
 
 
 def read_joint_clips(path: str | Path, need_style: bool = False) -> JointClips:
-    """Read a folder of ``.npz`` clips (or one ``.npz``) with ``joints [N, J, 3]``, ``fps`` [, ``style``].
+    """Read a folder of ``.npz`` clips (or one ``.npz``) with ``joints [N, J, 3]``, ``fps`` [, ``style``],
+    or the training takes of a gesture dataset in the ZEGGS layout (at DiffuseStyleGesture's 20 fps, the
+    style from each file name), as ``evaluate.py`` trains its networks on.
 
     Args:
-        path: folder (its ``*.npz`` files, sorted by name) or a single ``.npz`` file.
+        path: folder (its ``*.npz`` files, sorted by name; else a ZEGGS-layout folder of ``.bvh`` + ``.wav``
+            takes) or a single ``.npz`` file.
         need_style: require a ``style`` string in every file.
 
     Returns:
@@ -224,8 +227,10 @@ def read_joint_clips(path: str | Path, need_style: bool = False) -> JointClips:
     root = Path(path)
     if root.is_dir():
         files = sorted(root.glob("*.npz"))
+        if not files and any(root.rglob("*.bvh")):
+            return _gesture_training_takes(root, need_style)
         if not files:
-            raise DatasetError(f"{root}: no .npz files in this folder")
+            raise DatasetError(f"{root}: no .npz files (nor .bvh takes of a gesture dataset) in this folder")
     elif root.is_file():
         files = [root]
     else:
@@ -243,3 +248,21 @@ def read_joint_clips(path: str | Path, need_style: bool = False) -> JointClips:
         clips.append(positions)
         styles.append(style)
     return JointClips(clips=clips, fps=float(fps), styles=styles if need_style else None, files=files)
+
+
+def _gesture_training_takes(root: Path, need_style: bool) -> JointClips:
+    """The ``train`` takes of a ZEGGS-layout folder as joint clips (with their styles if asked)."""
+    from a2a.data.zeggs import GESTURE_FPS, ZeggsFolder  # the BVH reader, only for a dataset folder
+
+    source = ZeggsFolder(root, fps=GESTURE_FPS, styles=None)
+    if "train" not in source.split_names():
+        raise DatasetError(f"{root}: the gesture dataset has no train split")
+    takes = source.sequences("train", progress=True)
+    if not takes:
+        raise DatasetError(f"{root}: the gesture dataset's train split has no takes")
+    return JointClips(
+        clips=[take.motion.joints() for take in takes],
+        fps=GESTURE_FPS,
+        styles=[take.genre for take in takes] if need_style else None,
+        files=[Path(take.name) for take in takes],
+    )
