@@ -26,6 +26,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from a2a.diffusion.conditions import ConditionDropout
 from a2a.models import EdgeDenoiser
 
 CONFIGS: dict[str, dict[str, int | float]] = {
@@ -52,7 +53,7 @@ class Workload:
         self.x = torch.randn(batch, m.seq_len, m.nfeats, device=device)
         self.cond = torch.randn(batch, m.seq_len, m.cond_feature_dim, device=device)
         self.t = torch.randint(0, 1000, (batch,), device=device)
-        self.keep = EdgeDenoiser.random_keep_mask(batch, 0.25, device=device)
+        self.keep = ConditionDropout({"audio": 0.25}).keep_masks(batch, device=device)
         self.cuda = device.startswith("cuda")
 
     def sync(self) -> None:
