@@ -85,6 +85,23 @@ def test_full_edge_has_the_original_parameter_count(tmp_path):
     assert sum(p.numel() for p in denoiser.parameters()) == 47_024_791
 
 
+@pytest.mark.parametrize(
+    ("model", "optimizer", "settings"),
+    [
+        ("edge", "Adan", {"lr": 4e-4, "weight_decay": 0.02, "betas": (0.02, 0.08, 0.01), "eps": 1e-8}),
+        ("edge_adamw", "AdamW", {"lr": 4e-4, "weight_decay": 0.02, "betas": (0.9, 0.999), "eps": 1e-8}),
+    ],
+)
+def test_model_edge_trains_with_edges_adan(model, optimizer, settings, tmp_path):
+    """A config named after EDGE trains like EDGE (Adan, lr 4e-4, wd 0.02); edge_adamw is the variant."""
+    cfg = compose_train([f"model={model}", "data.window_seconds=2.0", f"output_dir={tmp_path}"])
+    OmegaConf.resolve(cfg)
+    built = instantiate(cfg.model).configure_optimizers()
+    assert type(built).__name__ == optimizer
+    group = built.param_groups[0]
+    assert {key: tuple(group[key]) if key == "betas" else group[key] for key in settings} == settings
+
+
 @pytest.mark.parametrize("name", ["evaluate", "mine"])
 def test_other_entry_configs_compose(name):
     if not (CONF / f"{name}.yaml").exists():
