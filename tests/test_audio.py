@@ -509,7 +509,7 @@ def test_cache_hit_miss_and_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert cache.key(audio, BaselineFeatures(sr=30720, fps=60), aist) != key
     write_wav(tmp_path / "other.wav", click_song(1.0, seed=5))
     assert cache.key(tmp_path / "other.wav", extractor, params={"start_bpm": 80.0}) != key
-    monkeypatch.setattr(a2a, "__version__", a2a.__version__ + ".other")
+    monkeypatch.setattr("a2a.audio.cache.__version__", a2a.__version__ + ".other")
     assert cache.key(audio, extractor, aist) != key
     monkeypatch.undo()
 

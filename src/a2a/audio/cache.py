@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-import a2a
 from a2a.audio.decode import describe_source
 from a2a.audio.features import AudioFeatureExtractor, file_params
 from a2a.errors import A2AError, AudioError
+from a2a.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ class FeatureCache:
             "extractor": f"{type(extractor).__module__}.{type(extractor).__qualname__}",
             "config": extractor.config(),
             "params": params,
-            "a2a": a2a.__version__,
+            "a2a": __version__,
         }
         return hashlib.sha256(_stable_json(description).encode()).hexdigest()
 
@@ -128,7 +128,7 @@ class FeatureCache:
             "shape": list(array.shape),
             "dtype": str(array.dtype),
             "sha256": hashlib.sha256(array.tobytes()).hexdigest(),
-            "a2a": a2a.__version__,
+            "a2a": __version__,
         }
         _atomic_write(array_path, lambda file: np.save(file, array, allow_pickle=False))
         _atomic_write(array_path.with_suffix(".json"), lambda file: file.write(_stable_json(meta).encode()))
