@@ -28,7 +28,7 @@ import torch
 
 from a2a.audio.decode import load_audio
 from a2a.audio.features import check_windowing, extract_slices, file_params
-from a2a.checkpoint import build, check_config, denoiser_weights, read_checkpoint
+from a2a.checkpoint import build, build_network, check_config, denoiser_weights, read_checkpoint
 from a2a.checkpoint.attach import build_classifier
 from a2a.data.naming import tempo_from_name
 from a2a.diffusion import ConditionMix, LongFormStrategy, plan_windows, slice_windows
@@ -532,7 +532,9 @@ def load(
             "checkpoint with `a2a attach-classifier MODEL CLASSIFIER OUT`"
         )
     where = f"{path}: checkpoint config"
-    denoiser = build(hparams["denoiser"], "denoiser", f"{where} denoiser")
+    denoiser = build_network(
+        hparams["denoiser"], "denoiser", f"{where} denoiser", denoiser_weights(ckpt, str(path))
+    )
     longform = build(hparams["longform"], "longform", f"{where} longform")
     vocabularies = {
         str(k): [str(v) for v in values] for k, values in (meta.get("vocabularies") or {}).items()
@@ -549,10 +551,6 @@ def load(
             f"which this checkpoint (conditions: {', '.join(stored)}; values stored for: "
             f"{', '.join(vocabularies) or 'none'}) and a2a's generator cannot provide"
         )
-    try:
-        denoiser.load_state_dict(denoiser_weights(ckpt, str(path)))
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path}: weights do not fit the stored model config: {exc}") from None
     classifier = None
     if "classifier" in meta:
         entry = meta["classifier"]

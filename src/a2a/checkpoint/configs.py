@@ -25,14 +25,19 @@ Configs the user composes on the command line are the user's own and go through 
 
 from __future__ import annotations
 
+import collections.abc
 import importlib
 import inspect
 import re
-from collections.abc import Mapping
+import types
+import typing
+from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
-from a2a.errors import CheckpointError
+import torch
+
+from a2a.errors import A2AError, CheckpointError
 
 TARGET = "_target_"
 PARTIAL = "_partial_"  # a bool that only delays the call (optimizers get their parameters later)
@@ -85,6 +90,7 @@ _DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)+")
 _OWN = "a2a"
 _TRAINING_PACKAGES = ("pytorch_lightning", "lightning")
 _trusted: set[str] = set()
+_SMALL_BUFFERS = 1 << 20  # derived buffers (position tables, ...) always allowed, whatever the file holds
 
 
 def trust_modules(*names: str) -> None:
@@ -238,7 +244,13 @@ def check_config(config: Any, place: str, where: str) -> type:
 
 def build(config: Any, place: str, where: str, **extra: Any) -> Any:
     """Validate ``config`` (see :func:`check_config`) and call its class with the plain settings and
-    ``extra`` keyword arguments (objects the caller adds, e.g. a loss's representation)."""
+    ``extra`` keyword arguments (objects the caller adds, e.g. a loss's representation).
+
+    Raises:
+        CheckpointError: one line naming ``where`` and the setting, for a refused config, settings the
+            class does not take or of the wrong type, or any failure while the class is built (an
+            :class:`~a2a.errors.A2AError` from the class keeps its type, prefixed with ``where``).
+    """
     cls = check_config(config, place, where)
     if config.get(PARTIAL):
         raise CheckpointError(f"{where}: a partial config ({PARTIAL}: true) cannot be built here")
@@ -250,4 +262,102 @@ def build(config: Any, place: str, where: str, **extra: Any) -> Any:
         raise CheckpointError(
             f"{where}: {cls.__name__} does not take these settings ({exc}); it takes {', '.join(settings)}"
         ) from None
-    return cls(**kwargs, **extra)
+    _check_types(cls, kwargs, where)
+    try:
+        return cls(**kwargs, **extra)
+    except A2AError as exc:
+        raise type(exc)(f"{where}: {exc}") from None
+    except Exception as exc:  # whatever the settings make the class do, it is one line
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise CheckpointError(
+            f"{where}: {cls.__name__} cannot be built from these settings ({type(exc).__name__}: {first})"
+        ) from None
+
+
+def build_network(
+    config: Any, place: str, where: str, weights: Mapping[str, torch.Tensor]
+) -> torch.nn.Module:
+    """Build a network whose weights come from the checkpoint, with ``weights`` loaded.
+
+    It is built on PyTorch's ``meta`` device first (shapes, no memory) and its parameters and buffers are
+    checked against ``weights`` — already in memory — before it is built for real, so the sizes in a
+    config can never make the loader allocate more than the file holds (non-persistent buffers, which
+    the file does not carry, may hold at most as many elements as the file does).
+    """
+    with torch.device("meta"):
+        shell = build(config, place, where)
+    expected = shell.state_dict()
+    missing = [name for name in expected if name not in weights]
+    unexpected = [name for name in weights if name not in expected]
+    wrong = [
+        f"{name} is {list(weights[name].shape)} in the file but {list(tensor.shape)} in the config"
+        for name, tensor in expected.items()
+        if name in weights and tuple(tensor.shape) != tuple(weights[name].shape)
+    ]
+    problems = [
+        *([f"missing {_some(missing)}"] if missing else []),
+        *([f"unexpected {_some(unexpected)}"] if unexpected else []),
+        *wrong[:3],
+    ]
+    if problems:
+        raise CheckpointError(f"{where}: weights do not fit the stored model config: {'; '.join(problems)}")
+    held = sum(tensor.numel() for tensor in weights.values())
+    derived = sum(buffer.numel() for name, buffer in shell.named_buffers() if name not in expected)
+    if derived > max(held, _SMALL_BUFFERS):
+        raise CheckpointError(
+            f"{where}: the config makes {derived:,} elements of derived buffers, more than the "
+            f"{held:,} the file holds; refused"
+        )
+    network = build(config, place, where)
+    network.load_state_dict(dict(weights))
+    return network
+
+
+def _some(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" (+{len(names) - 3} more)" if len(names) > 3 else "")
+
+
+def _check_types(cls: type, kwargs: Mapping[str, Any], where: str) -> None:
+    """Refuse settings whose value the class's annotations rule out (``latent_dim: '64'``)."""
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:  # annotations that cannot be resolved are not checked
+        return
+    for key, value in kwargs.items():
+        if key in hints and _fits(value, hints[key]) is False:
+            shown = repr(value)[:60]
+            raise CheckpointError(
+                f"{where}.{key} = {shown}: {cls.__name__} takes {_hint_name(hints[key])} here, "
+                f"not a {type(value).__name__}"
+            )
+
+
+def _fits(value: Any, hint: Any) -> bool | None:
+    """Whether a plain ``value`` fits the annotation ``hint`` (``None``: cannot tell)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        results = [_fits(value, arg) for arg in args]
+        return True if True in results else (None if None in results else False)
+    if origin is typing.Literal:
+        return value in args
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (list, tuple, Sequence, collections.abc.Sequence) or hint in (list, tuple):
+        return isinstance(value, list | tuple) or None
+    if origin in (dict, Mapping, collections.abc.Mapping) or hint is dict:
+        return isinstance(value, Mapping) or None
+    return None
+
+
+def _hint_name(hint: Any) -> str:
+    return hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
