@@ -22,7 +22,9 @@ FIXTURES = Path(__file__).parent / "fixtures"
 FORMAT1 = FIXTURES / "edge_tiny_format1.ckpt"
 SR = 22050
 TRUST = "or those of model families you trust with a2a.checkpoint.trust_modules; refused, nothing was run"
-DENOISERS = f"a checkpoint builds only a2a's denoiser classes (EdgeDenoiser, EdgeGenreDenoiser, DSGDenoiser) {TRUST}"
+DENOISERS = (
+    f"a checkpoint builds only a2a's denoiser classes (EdgeDenoiser, EdgeGenreDenoiser, DSGDenoiser) {TRUST}"
+)
 
 
 def _wave(seconds: float, slow: float, carrier: float = 440.0) -> np.ndarray:
@@ -209,7 +211,7 @@ def test_gadgets_are_refused_at_the_generate_and_evaluate_doors(
     from a2a.evaluate import evaluate
 
     cases, *_ = gadgets
-    edit, pattern = cases["torch.load nested in sampler.steps"]
+    edit, expected = cases["torch.load nested in sampler.steps"]
     path = _write_evil(tiny_checkpoint, edit, tmp_path / "evil.ckpt")
     wav = tmp_path / "song.wav"
     import soundfile as sf
@@ -217,7 +219,7 @@ def test_gadgets_are_refused_at_the_generate_and_evaluate_doors(
     sf.write(wav, _wave(1.0, 2), SR)
     assert cli(["generate", str(path), str(wav), str(tmp_path / "out.bvh")]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "sampler.steps" in err and "plain value" in err
+    assert len(err.splitlines()) == 1 and err.endswith(f"{path}: checkpoint config {expected}")
     assert not (tmp_path / "out.bvh").exists()
     edit, expected = cases["a2a's own downloader"]
     path = _write_evil(tiny_checkpoint, edit, tmp_path / "evil2.ckpt")

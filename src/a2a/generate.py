@@ -509,6 +509,23 @@ def combine_motions(motions: list[Motion], reduce: str = "mean") -> Motion:
     return motions[0].with_poses(poses, trans)  # on the draws' own rig
 
 
+def _local_paths(
+    config: dict[str, Any], features_path: str | os.PathLike | None, where: str
+) -> dict[str, Any]:
+    """The extractor config with its local paths from the user, never from the checkpoint: the file's
+    values become ``None`` (a published checkpoint must not choose where the loader reads or writes) and
+    ``features_path`` fills the first one."""
+    local = check_config(config, "features", where).local_paths
+    ignored = [key for key in local if config.get(key) is not None]
+    if ignored:
+        shown = ", ".join(ignored)
+        log.warning("%s: the stored %s is not used (local paths come from you: features_path=)", where, shown)
+    config = {**config, **dict.fromkeys(local)}
+    if features_path is not None:
+        config[local[0] if local else "path"] = str(features_path)
+    return config
+
+
 def load(
     path: str | os.PathLike,
     device: str | torch.device = "cpu",
@@ -562,8 +579,8 @@ def load(
         }
     features_cfg = hparams["features"]
     extractor_cfg = features_cfg.get("extractor")  # None: no a2a extractor (generate_features only)
-    if extractor_cfg is not None and features_path is not None:
-        extractor_cfg = {**extractor_cfg, "path": str(features_path)}
+    if extractor_cfg is not None:
+        extractor_cfg = _local_paths(extractor_cfg, features_path, f"{where} features.extractor")
     features, features_error = None, None
     if extractor_cfg is not None:
         try:
