@@ -249,7 +249,7 @@ def build(config: Any, place: str, where: str, **extra: Any) -> Any:
     Raises:
         CheckpointError: one line naming ``where`` and the setting, for a refused config, settings the
             class does not take or of the wrong type, or any failure while the class is built (an
-            :class:`~a2a.errors.A2AError` from the class keeps its type, prefixed with ``where``).
+            :class:`~a2a.errors.A2AError` subclass from the class keeps its type, prefixed with ``where``).
     """
     cls = check_config(config, place, where)
     if config.get(PARTIAL):
@@ -265,8 +265,8 @@ def build(config: Any, place: str, where: str, **extra: Any) -> Any:
     _check_types(cls, kwargs, where)
     try:
         return cls(**kwargs, **extra)
-    except A2AError as exc:
-        raise type(exc)(f"{where}: {exc}") from None
+    except A2AError as exc:  # a2a's own refusal of the settings; its kind is kept where it says more
+        raise (CheckpointError if type(exc) is A2AError else type(exc))(f"{where}: {exc}") from None
     except Exception as exc:  # whatever the settings make the class do, it is one line
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         raise CheckpointError(
