@@ -387,6 +387,20 @@ def test_a_header_claiming_days_is_refused_without_allocating(tmp_path, tiny_che
         AudioError, match=r"audio is 1\.00 s long, longer than a2a's cap for audio files \(0\.5 s"
     ):
         load_audio(_flac_claiming(48000))
+    # any sample rate, but no more samples than the cap's length at 192 kHz (here 1920)
+    monkeypatch.setenv("A2A_MAX_AUDIO_SECONDS", "0.01")
+    for samples in (1500, 3000):  # 3.9 and 7.8 ms at 384 kHz: both shorter than the cap
+        fast = io.BytesIO()
+        sf.write(fast, np.full(samples, 0.25, dtype=np.float32), 384_000, format="FLAC")
+        if samples == 1500:
+            assert load_audio(fast.getvalue())[0].shape == (1500,)
+        else:
+            with pytest.raises(AudioError) as info:
+                load_audio(fast.getvalue())
+            assert str(info.value) == (
+                "<bytes>: audio holds 3000 samples, more than 0.01 s at 192000 Hz (a2a's cap for audio "
+                "files; A2A_MAX_AUDIO_SECONDS sets it)"
+            )
     monkeypatch.setenv("A2A_MAX_AUDIO_SECONDS", "soon")
     with pytest.raises(
         AudioError, match=r"^A2A_MAX_AUDIO_SECONDS='soon' must be a positive number of seconds$"

@@ -37,6 +37,7 @@ AudioSource = str | os.PathLike | bytes | np.ndarray
 # A waveform whose peak stays below this (−100 dBFS, a third of a 16-bit LSB) is treated as silent.
 SILENCE_PEAK = 1e-5
 _BLOCK_SAMPLES = 1 << 18  # samples per libsndfile block, all channels together (1 MiB of float32)
+_FIRST_SAMPLES = 1 << 20  # mono samples allocated before any are decoded (4 MiB)
 MAX_SECONDS_ENV = "A2A_MAX_AUDIO_SECONDS"
 DEFAULT_MAX_SECONDS = 3600.0
 
@@ -210,20 +211,34 @@ def _read_soundfile(
         # Checked before decoding so an hour-long upload is rejected without reading it into memory.
         if max_seconds is not None and rate > 0 and frames / rate > max_seconds:
             raise AudioError(f"{name}: audio is {frames / rate:.2f} s long, {_over(max_seconds)}")
-        if max_seconds is not None and rate > ffmpeg.MAX_SAMPLE_RATE:
+        if isinstance(max_seconds, _DefaultCap):
+            # your own files may have any rate, but not more samples than the cap's length at 192 kHz
+            if frames > max_seconds * ffmpeg.MAX_SAMPLE_RATE:
+                raise AudioError(
+                    f"{name}: audio holds {frames} samples, more than {max_seconds:g} s at "
+                    f"{ffmpeg.MAX_SAMPLE_RATE} Hz (a2a's cap for audio files; {MAX_SECONDS_ENV} sets it)"
+                )
+        elif max_seconds is not None and rate > ffmpeg.MAX_SAMPLE_RATE:
             raise AudioError(f"{name}: sample rate {rate} Hz is over {ffmpeg.MAX_SAMPLE_RATE} Hz; refused")
         block_buffer = np.empty((max(1, _BLOCK_SAMPLES // audio.channels), audio.channels), dtype=np.float32)
-        # Mono blocks as decoded: memory follows the samples the file really holds, not what its header
-        # claims. blocks() stops at the header's frame count, so a stream longer than its header is cut
-        # there; with out= it refills one buffer instead of copying every block.
-        mono: list[np.ndarray] = []
+        # The header's frame count is a claim, not a fact: the mono buffer starts small and doubles (up to
+        # that count) as samples really arrive; resize() reallocates in place where it can, so the peak is
+        # one mono copy for an honest header and at most twice what was decoded for one that lies.
+        # blocks() stops at the header's frame count, so a stream longer than its header is cut there;
+        # with out= it refills one buffer instead of copying every block.
+        wave = np.empty(min(frames, _FIRST_SAMPLES), dtype=np.float32)
+        filled = 0
         for block in audio.blocks(dtype="float32", always_2d=True, out=block_buffer):
             if cancel is not None:
                 cancel.raise_if_cancelled(name)
             if len(block) == 0:  # the data ended before the header's frame count
                 break
-            mono.append(block.mean(axis=1, dtype=np.float32))
-    return (np.concatenate(mono) if mono else np.zeros(0, dtype=np.float32)), rate
+            if filled + len(block) > wave.size:
+                wave.resize(min(frames, max(2 * wave.size, filled + len(block))), refcheck=False)
+            wave[filled : filled + len(block)] = block.mean(axis=1, dtype=np.float32)
+            filled += len(block)
+    wave.resize(filled, refcheck=False)
+    return wave, rate
 
 
 def _decode_with_ffmpeg(

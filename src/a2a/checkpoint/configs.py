@@ -18,14 +18,16 @@ these configs are read with rules instead of ``hydra.utils.instantiate``:
 - every other value must be plain data (``_partial_: true|false`` aside): ``None``, booleans, numbers,
   strings without ``${`` interpolations, and lists/dicts of those; keys starting with ``_`` are refused;
 - the class is called with the plain keyword arguments directly (no Hydra, no interpolation, no
-  recursion).
+  recursion), after their types are checked against its annotations; whatever it raises becomes one
+  :class:`CheckpointError` line naming the place;
+- a network whose weights the file holds is built by :func:`build_network`: on the ``meta`` device first,
+  its shapes checked against the file's tensors, so a config cannot allocate more than the file holds.
 
 Configs the user composes on the command line are the user's own and go through Hydra as usual.
 """
 
 from __future__ import annotations
 
-import collections.abc
 import importlib
 import inspect
 import re
@@ -352,9 +354,9 @@ def _fits(value: Any, hint: Any) -> bool | None:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if hint is str:
         return isinstance(value, str)
-    if origin in (list, tuple, Sequence, collections.abc.Sequence) or hint in (list, tuple):
+    if origin in (list, tuple, Sequence) or hint in (list, tuple):
         return isinstance(value, list | tuple) or None
-    if origin in (dict, Mapping, collections.abc.Mapping) or hint is dict:
+    if origin in (dict, Mapping) or hint is dict:
         return isinstance(value, Mapping) or None
     return None
 
