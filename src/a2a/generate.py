@@ -161,7 +161,7 @@ class Generator:
         return feats, frames
 
     def _strategy(self, longform: dict | None) -> LongFormStrategy:
-        return self.longform if longform is None else build(longform, "longform", "longform")
+        return self.longform if longform is None else build(longform, "longform", "requested longform")
 
     # --- sampling -------------------------------------------------------------------------------
 
@@ -182,7 +182,7 @@ class Generator:
                     "drop the override"
                 )
             config[option] = value
-        built = build(config, "sampler", "sampler")
+        built = build(config, "sampler", "requested sampler")
         built.timestep_pairs(self.schedule)  # steps beyond the schedule fail here, not mid-request
         return built
 
