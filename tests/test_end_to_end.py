@@ -115,7 +115,7 @@ def test_bad_checkpoints_are_clear_errors(tmp_path, tiny_checkpoint):
     ckpt = torch.load(tiny_checkpoint, map_location="cpu", weights_only=True)
     ckpt["hyper_parameters"]["schedule"]["_target_"] = "os.system"
     torch.save(ckpt, tmp_path / "evil.ckpt")
-    with pytest.raises(CheckpointError, match="only schedule classes from a2a"):
+    with pytest.raises(CheckpointError, match="a checkpoint builds only a2a.s schedule classes"):
         a2a.load(tmp_path / "evil.ckpt")
 
 

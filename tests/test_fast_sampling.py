@@ -246,7 +246,7 @@ def test_generator_checks_sampler_overrides_before_sampling(tiny_checkpoint):
         generator.sampler_for(posterior, steps=5)
     with pytest.raises(A2AError, match=r"^sampler\.steps=5000 exceeds the schedule's num_steps=1000"):
         generator.sampler_for(None, steps=5000)
-    with pytest.raises(A2AError, match=r"^sampler\.k must be a positive integer"):
+    with pytest.raises(A2AError, match=r"^requested sampler: sampler\.k must be a positive integer"):
         generator.sampler_for({**posterior, "k": 0})
     assert repr(generator.sampler_for(posterior)) == "PosteriorMeanSampler(k=2)"
     # the group's members by name, as at the three doors
@@ -426,7 +426,10 @@ def test_bf16_on_cpu_runs_and_stays_close():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["sampler=posterior_mean", "sampler.k=0"], r"^sampler\.k must be a positive integer"),
+        (
+            ["sampler=posterior_mean", "sampler.k=0"],
+            r"^requested sampler: sampler\.k must be a positive integer",
+        ),
         (
             ["sampler=posterior_mean", "steps=5"],
             r"^steps=5: the sampler a2a\.diffusion\.PosteriorMeanSampler",

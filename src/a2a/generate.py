@@ -28,7 +28,7 @@ import torch
 
 from a2a.audio.decode import load_audio
 from a2a.audio.features import check_windowing, extract_slices, file_params
-from a2a.checkpoint import build, check_config, denoiser_weights, read_checkpoint
+from a2a.checkpoint import build, build_network, check_config, denoiser_weights, read_checkpoint
 from a2a.checkpoint.attach import build_classifier
 from a2a.data.naming import tempo_from_name
 from a2a.diffusion import ConditionMix, LongFormStrategy, plan_windows, slice_windows
@@ -161,7 +161,7 @@ class Generator:
         return feats, frames
 
     def _strategy(self, longform: dict | None) -> LongFormStrategy:
-        return self.longform if longform is None else build(longform, "longform", "longform")
+        return self.longform if longform is None else build(longform, "longform", "requested longform")
 
     # --- sampling -------------------------------------------------------------------------------
 
@@ -189,7 +189,7 @@ class Generator:
                     "drop the override"
                 )
             config[option] = value
-        built = build(config, "sampler", "sampler")
+        built = build(config, "sampler", "requested sampler")
         built.timestep_pairs(self.schedule)  # steps beyond the schedule fail here, not mid-request
         return built
 
@@ -517,6 +517,23 @@ def combine_motions(motions: list[Motion], reduce: str = "mean") -> Motion:
     return motions[0].with_poses(poses, trans)  # on the draws' own rig
 
 
+def _local_paths(
+    config: dict[str, Any], features_path: str | os.PathLike | None, where: str
+) -> dict[str, Any]:
+    """The extractor config with its local paths from the user, never from the checkpoint: the file's
+    values become ``None`` (a published checkpoint must not choose where the loader reads or writes) and
+    ``features_path`` fills the first one."""
+    local = check_config(config, "features", where).local_paths
+    ignored = [key for key in local if config.get(key) is not None]
+    if ignored:
+        shown = ", ".join(ignored)
+        log.warning("%s: the stored %s is not used (local paths come from you: features_path=)", where, shown)
+    config = {**config, **dict.fromkeys(local)}
+    if features_path is not None:
+        config[local[0] if local else "path"] = str(features_path)
+    return config
+
+
 def load(
     path: str | os.PathLike,
     device: str | torch.device = "cpu",
@@ -540,7 +557,9 @@ def load(
             "checkpoint with `a2a attach-classifier MODEL CLASSIFIER OUT`"
         )
     where = f"{path}: checkpoint config"
-    denoiser = build(hparams["denoiser"], "denoiser", f"{where} denoiser")
+    denoiser = build_network(
+        hparams["denoiser"], "denoiser", f"{where} denoiser", denoiser_weights(ckpt, str(path))
+    )
     longform = build(hparams["longform"], "longform", f"{where} longform")
     vocabularies = {
         str(k): [str(v) for v in values] for k, values in (meta.get("vocabularies") or {}).items()
@@ -557,10 +576,6 @@ def load(
             f"which this checkpoint (conditions: {', '.join(stored)}; values stored for: "
             f"{', '.join(vocabularies) or 'none'}) and a2a's generator cannot provide"
         )
-    try:
-        denoiser.load_state_dict(denoiser_weights(ckpt, str(path)))
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path}: weights do not fit the stored model config: {exc}") from None
     classifier = None
     if "classifier" in meta:
         entry = meta["classifier"]
@@ -572,8 +587,8 @@ def load(
         }
     features_cfg = hparams["features"]
     extractor_cfg = features_cfg.get("extractor")  # None: no a2a extractor (generate_features only)
-    if extractor_cfg is not None and features_path is not None:
-        extractor_cfg = {**extractor_cfg, "path": str(features_path)}
+    if extractor_cfg is not None:
+        extractor_cfg = _local_paths(extractor_cfg, features_path, f"{where} features.extractor")
     features, features_error = None, None
     if extractor_cfg is not None:
         try:

@@ -7,9 +7,12 @@ a child process under the same caps. Resampling of libsndfile's output uses ``li
 default ``soxr_hq`` resampler, the same call ``librosa.load(path, sr=...)`` makes; ffmpeg resamples its
 own output.
 
-With ``max_seconds`` set (untrusted audio, e.g. the miner's requests), at most ``max_seconds`` of mono
-samples are held, at the file's rate from libsndfile (plus its resampled copy) or at the output rate
-from ffmpeg: the duration a header declares is checked before decoding, libsndfile reads no further
+Files and bytes are always decoded under a duration cap: ``max_seconds`` (the miner's requests set it),
+else :func:`default_max_seconds` (one hour; ``A2A_MAX_AUDIO_SECONDS`` changes it), so a small file whose
+header claims days of audio cannot exhaust memory in ``a2a generate``, evaluation or training either. At
+most the cap's worth of mono samples is held, at the file's rate from libsndfile (plus its resampled copy)
+or at the output rate from ffmpeg: the duration a header declares is checked before decoding, memory
+grows with the samples actually decoded (never preallocated from a header), libsndfile reads no further
 than its header's frame count, ffmpeg is cut at the cap, and sample rates over
 :data:`~a2a.audio.ffmpeg.MAX_SAMPLE_RATE` are refused.
 """
@@ -34,6 +37,24 @@ AudioSource = str | os.PathLike | bytes | np.ndarray
 # A waveform whose peak stays below this (−100 dBFS, a third of a 16-bit LSB) is treated as silent.
 SILENCE_PEAK = 1e-5
 _BLOCK_SAMPLES = 1 << 18  # samples per libsndfile block, all channels together (1 MiB of float32)
+_FIRST_SAMPLES = 1 << 20  # mono samples allocated before any are decoded (4 MiB)
+MAX_SECONDS_ENV = "A2A_MAX_AUDIO_SECONDS"
+DEFAULT_MAX_SECONDS = 3600.0
+
+
+def default_max_seconds() -> float:
+    """The duration cap for files and bytes decoded without ``max_seconds``: ``$A2A_MAX_AUDIO_SECONDS``,
+    else :data:`DEFAULT_MAX_SECONDS` (one hour at up to 192 kHz is at most 2.8 GB of mono float32)."""
+    raw = os.environ.get(MAX_SECONDS_ENV)
+    if raw is None:
+        return DEFAULT_MAX_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise AudioError(f"{MAX_SECONDS_ENV}={raw!r} must be a positive number of seconds")
+    return value
 
 
 def describe_source(source: AudioSource) -> str:
@@ -63,7 +84,7 @@ def load_audio(
         source_sr: sample rate of an array ``source`` (required for arrays, ignored otherwise).
         max_seconds: reject audio longer than this: checked from the header before decoding, and the
             decoding itself stops at this length (see the module docstring); also refuses sample rates
-            over 192 kHz.
+            over 192 kHz. ``None``: :func:`default_max_seconds` for files and bytes, no cap for arrays.
         allow_silent: accept an all-silent waveform (peak below ``SILENCE_PEAK``) instead of raising.
         cancel: stops decoding when cancelled or past its deadline (raising ``WorkCancelled`` or
             ``AudioError``); an ffmpeg child is killed.
@@ -77,6 +98,8 @@ def load_audio(
         WorkCancelled: ``cancel`` was cancelled.
     """
     name = describe_source(source)
+    if max_seconds is None and not isinstance(source, np.ndarray):
+        max_seconds = _DefaultCap(default_max_seconds())
     if isinstance(source, np.ndarray):
         if source_sr is None:
             raise AudioError(f"{name}: pass source_sr=<sample rate> when giving a waveform array")
@@ -97,6 +120,16 @@ def load_audio(
     return np.ascontiguousarray(wave, dtype=np.float32), native_sr
 
 
+class _DefaultCap(float):
+    """:func:`default_max_seconds` as ``max_seconds``: the same number, named so in refusals."""
+
+
+def _over(max_seconds: float) -> str:
+    if isinstance(max_seconds, _DefaultCap):
+        return f"longer than a2a's cap for audio files ({max_seconds:g} s; {MAX_SECONDS_ENV} sets it)"
+    return f"longer than max_seconds={max_seconds:g}"
+
+
 def _check_wave(
     wave: np.ndarray, sr: int, name: str, *, max_seconds: float | None, allow_silent: bool
 ) -> None:
@@ -111,9 +144,7 @@ def _check_wave(
             f"first at sample {first} = {first / sr:.3f} s)"
         )
     if max_seconds is not None and wave.size / sr > max_seconds:
-        raise AudioError(
-            f"{name}: audio is {wave.size / sr:.2f} s long, longer than max_seconds={max_seconds:g}"
-        )
+        raise AudioError(f"{name}: audio is {wave.size / sr:.2f} s long, {_over(max_seconds)}")
     if not allow_silent and max(high, -low) < SILENCE_PEAK:
         raise AudioError(
             f"{name}: audio is silent (peak below {SILENCE_PEAK:g}); pass allow_silent=True to accept it"
@@ -179,22 +210,35 @@ def _read_soundfile(
         frames, rate = int(audio.frames), int(audio.samplerate)
         # Checked before decoding so an hour-long upload is rejected without reading it into memory.
         if max_seconds is not None and rate > 0 and frames / rate > max_seconds:
-            raise AudioError(
-                f"{name}: audio is {frames / rate:.2f} s long, longer than max_seconds={max_seconds:g}"
-            )
-        if max_seconds is not None and rate > ffmpeg.MAX_SAMPLE_RATE:
+            raise AudioError(f"{name}: audio is {frames / rate:.2f} s long, {_over(max_seconds)}")
+        if isinstance(max_seconds, _DefaultCap):
+            # your own files may have any rate, but not more samples than the cap's length at 192 kHz
+            if frames > max_seconds * ffmpeg.MAX_SAMPLE_RATE:
+                raise AudioError(
+                    f"{name}: audio holds {frames} samples, more than {max_seconds:g} s at "
+                    f"{ffmpeg.MAX_SAMPLE_RATE} Hz (a2a's cap for audio files; {MAX_SECONDS_ENV} sets it)"
+                )
+        elif max_seconds is not None and rate > ffmpeg.MAX_SAMPLE_RATE:
             raise AudioError(f"{name}: sample rate {rate} Hz is over {ffmpeg.MAX_SAMPLE_RATE} Hz; refused")
-        wave = np.empty(frames, dtype=np.float32)
         block_buffer = np.empty((max(1, _BLOCK_SAMPLES // audio.channels), audio.channels), dtype=np.float32)
-        filled = 0
+        # The header's frame count is a claim, not a fact: the mono buffer starts small and doubles (up to
+        # that count) as samples really arrive; resize() reallocates in place where it can, so the peak is
+        # one mono copy for an honest header and at most twice what was decoded for one that lies.
         # blocks() stops at the header's frame count, so a stream longer than its header is cut there;
         # with out= it refills one buffer instead of copying every block.
+        wave = np.empty(min(frames, _FIRST_SAMPLES), dtype=np.float32)
+        filled = 0
         for block in audio.blocks(dtype="float32", always_2d=True, out=block_buffer):
             if cancel is not None:
                 cancel.raise_if_cancelled(name)
+            if len(block) == 0:  # the data ended before the header's frame count
+                break
+            if filled + len(block) > wave.size:
+                wave.resize(min(frames, max(2 * wave.size, filled + len(block))), refcheck=False)
             wave[filled : filled + len(block)] = block.mean(axis=1, dtype=np.float32)
             filled += len(block)
-    return wave[:filled], rate
+    wave.resize(filled, refcheck=False)
+    return wave, rate
 
 
 def _decode_with_ffmpeg(

@@ -46,10 +46,15 @@ class AudioFeatureExtractor(ABC):
     ``file_params`` lists the per-file inputs beyond the audio content that ``__call__``/``for_file``
     accept as keyword arguments (e.g. the baseline's ``start_bpm``, which the data layer knows for AIST++
     music); they are part of the cache key (:func:`file_params`).
+
+    ``local_paths`` lists the settings that name local files or folders (model weights, a cache): a
+    checkpoint's values for them are never used, only the ones the user gives (``features_path``), so a
+    published checkpoint cannot make the loader read or write where it chooses.
     """
 
     name: ClassVar[str] = "features"
     file_params: ClassVar[tuple[str, ...]] = ()
+    local_paths: ClassVar[tuple[str, ...]] = ()
     fps: int
     sr: int
 
@@ -435,6 +440,8 @@ class PretrainedAudioFeatures(AudioFeatureExtractor):
             waveform without one), ``True``/``False`` decide. WavLM-Large's own recipe normalises;
             DiffuseStyleGesture feeds it the raw waveform (``False``), which its weights were trained on.
     """
+
+    local_paths: ClassVar[tuple[str, ...]] = ("path",)
 
     def __init__(
         self,

@@ -213,6 +213,7 @@ class JukeboxFeatures(AudioFeatureExtractor):
     """
 
     name: ClassVar[str] = "jukebox"
+    local_paths: ClassVar[tuple[str, ...]] = ("path",)
 
     def __init__(
         self,

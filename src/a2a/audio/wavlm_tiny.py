@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from a2a.audio.features import PretrainedAudioFeatures, import_transformers
 from a2a.errors import AudioError
@@ -92,6 +92,8 @@ class TinyWavLMFeatures(PretrainedAudioFeatures):
         seed: the weights' seed.
         layer, fps, normalize, device, chunk_seconds, context_seconds: as :class:`PretrainedAudioFeatures`.
     """
+
+    local_paths: ClassVar[tuple[str, ...]] = ("cache_dir",)
 
     def __init__(
         self,

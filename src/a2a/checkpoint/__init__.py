@@ -11,7 +11,7 @@
 - :mod:`~a2a.checkpoint.foreign`: reading other projects' torch files without running their code.
 """
 
-from a2a.checkpoint.configs import build, check_config, trust_modules
+from a2a.checkpoint.configs import build, build_network, check_config, trust_modules
 from a2a.checkpoint.format import (
     FORMAT,
     denoiser_weights,
@@ -24,6 +24,7 @@ from a2a.checkpoint.format import (
 __all__ = [
     "FORMAT",
     "build",
+    "build_network",
     "check_config",
     "denoiser_weights",
     "metadata",

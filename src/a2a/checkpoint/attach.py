@@ -91,13 +91,7 @@ def attach_classifier(
 
 def build_classifier(entry: dict[str, Any], where: str) -> torch.nn.Module:
     """The network of a checkpoint's ``a2a.classifier`` entry, weights loaded, in eval mode."""
-    from a2a.checkpoint.configs import build
+    from a2a.checkpoint.configs import build_network
 
-    network = build(entry["network"], "classifier", f"{where}: checkpoint a2a.classifier.network")
-    try:
-        network.load_state_dict(entry["state_dict"])
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{where}: the attached classifier's weights do not fit its config: {exc}"
-        ) from None
-    return network.eval()
+    where = f"{where}: checkpoint a2a.classifier.network"
+    return build_network(entry["network"], "classifier", where, entry["state_dict"]).eval()

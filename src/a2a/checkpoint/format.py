@@ -60,6 +60,11 @@ REQUIRED_HPARAMS = (
     "fps",
     "window",
 )
+# Frame rates and windows a model can sensibly have; a stored value outside is refused before generating
+# allocates for it (a window's activations grow with its square in attention).
+MAX_FPS = 240.0
+MAX_WINDOW = 4096
+WINDOWINGS = ("per_song", "per_slice")  # as a2a.audio.features.WINDOWINGS (not imported: audio stack)
 # a condition classifier (model=genre_classifier) is not a generator
 CLASSIFIER_KIND = "classifier"
 CLASSIFIER_HPARAMS = ("network", "target", "features", "fps", "window")
@@ -212,6 +217,67 @@ def validate(ckpt: Mapping[str, Any], where: str) -> None:
             _check_classifier(value, f"{where}: checkpoint a2a.classifier")
         elif key != "normalizer":
             check_plain(value, f"{where}: checkpoint a2a.{key}")
+    _check_values(hparams, f"{where}: checkpoint config ")
+    _check_values(meta, f"{where}: checkpoint a2a.")
+    _check_normalizer(meta["normalizer"], f"{where}: checkpoint a2a.normalizer")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _refuse(label: str, value: Any, wanted: str) -> CheckpointError:
+    return CheckpointError(f"{label} = {repr(value)[:60]}: must be {wanted}")
+
+
+def _check_values(entries: Mapping[str, Any], prefix: str) -> None:
+    """Types and sane ranges of the plain entries the loader reads (the fps and window size what
+    generating allocates)."""
+    fps = entries.get("fps")
+    if "fps" in entries and not (_number(fps) and 0 < fps <= MAX_FPS):
+        raise _refuse(f"{prefix}fps", fps, f"a number in (0, {MAX_FPS:g}]")
+    window = entries.get("window")
+    if "window" in entries and not (
+        isinstance(window, int) and not isinstance(window, bool) and 1 <= window <= MAX_WINDOW
+    ):
+        raise _refuse(f"{prefix}window", window, f"a whole number of frames in 1..{MAX_WINDOW}")
+    weight = entries.get("guidance_weight", 1.0)
+    weights = weight.values() if isinstance(weight, Mapping) else [weight]
+    if not all(_number(w) for w in weights):
+        raise _refuse(f"{prefix}guidance_weight", weight, "a number or a mapping of condition to number")
+    conditions = entries.get("conditions", [])
+    if not (isinstance(conditions, list) and all(isinstance(c, str) for c in conditions)):
+        raise _refuse(f"{prefix}conditions", conditions, "a list of condition names")
+    drops = entries.get("cond_drop", {})
+    if not (isinstance(drops, Mapping) and all(_number(p) and 0 <= p <= 1 for p in drops.values())):
+        raise _refuse(f"{prefix}cond_drop", drops, "a mapping of condition to a probability")
+    vocabularies = entries.get("vocabularies", {})
+    if not (
+        isinstance(vocabularies, Mapping)
+        and all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in vocabularies.values())
+    ):
+        raise _refuse(f"{prefix}vocabularies", vocabularies, "a mapping of condition to a list of names")
+    features = entries.get("features")
+    if isinstance(features, Mapping):
+        dim = features.get("dim")
+        if not (isinstance(dim, int) and not isinstance(dim, bool) and dim >= 1):
+            raise _refuse(f"{prefix}features.dim", dim, "a positive whole number")
+        if "fps" in features and not (_number(features["fps"]) and 0 < features["fps"] <= MAX_FPS):
+            raise _refuse(f"{prefix}features.fps", features["fps"], f"a number in (0, {MAX_FPS:g}]")
+        windowing = features.get("windowing", WINDOWINGS[0])
+        if windowing not in WINDOWINGS:
+            raise _refuse(f"{prefix}features.windowing", windowing, f"one of {', '.join(WINDOWINGS)}")
+
+
+def _check_normalizer(state: Any, label: str) -> None:
+    if not isinstance(state, Mapping):
+        raise _refuse(label, state, "a mapping of a kind and tensors")
+    for key, value in state.items():
+        if key == "kind":
+            if not isinstance(value, str):
+                raise _refuse(f"{label}.kind", value, "the name of a normaliser kind")
+        elif not isinstance(value, torch.Tensor):
+            raise _refuse(f"{label}.{key}", value, "a tensor")
 
 
 def _check_classifier(entry: Any, label: str) -> None:

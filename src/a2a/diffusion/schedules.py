@@ -49,6 +49,16 @@ def standard_normal(
     return torch.randn(tuple(shape), generator=generator, device=source, dtype=dtype).to(device)
 
 
+# Diffusion models train with 1000 steps (EDGE, DSG); a bound keeps a stored config from allocating the
+# per-step tables without limit (they hold a handful of float64 values per step).
+MAX_NUM_STEPS = 100_000
+
+
+def _check_num_steps(num_steps: int) -> None:
+    if not 1 <= int(num_steps) <= MAX_NUM_STEPS:
+        raise A2AError(f"num_steps must lie in 1..{MAX_NUM_STEPS}, got {num_steps}")
+
+
 class NoiseSchedule:
     """Discrete variance-preserving schedule defined by ``betas[num_steps]``.
 
@@ -193,8 +203,7 @@ class CosineSchedule(NoiseSchedule):
         prediction: str = "x0",
         clip_x0: bool = True,
     ) -> None:
-        if int(num_steps) < 1:
-            raise A2AError(f"num_steps must be at least 1, got {num_steps}")
+        _check_num_steps(num_steps)
         if not 0.0 < max_beta < 1.0:
             raise A2AError(f"max_beta must lie in (0, 1), got {max_beta}")
         if s < 0:
@@ -222,8 +231,7 @@ class LinearSchedule(NoiseSchedule):
         prediction: str = "x0",
         clip_x0: bool = True,
     ) -> None:
-        if int(num_steps) < 1:
-            raise A2AError(f"num_steps must be at least 1, got {num_steps}")
+        _check_num_steps(num_steps)
         if not 0.0 < beta_start <= beta_end < 1.0:
             raise A2AError(
                 f"need 0 < beta_start <= beta_end < 1, got beta_start={beta_start}, beta_end={beta_end}"
