@@ -198,7 +198,14 @@ def serve(cfg: DictConfig, on_serving: Callable[[], None] | None = None) -> None
         # The warm-up answers with the configured style and draws, so a style this model does not know
         # (or style=auto without a classifier) fails here, at start or before a hot-reload swap (the old
         # model keeps serving), instead of every request being answered "".
-        generator.warm_up(**{k: v for k, v in kwargs.items() if k in WARM_UP_OPTIONS})
+        settings_used = {k: v for k, v in kwargs.items() if k in WARM_UP_OPTIONS}
+        try:
+            generator.warm_up(**settings_used)
+        except A2AError as exc:
+            if not settings_used:
+                raise
+            named = " ".join(f"mine.generate.{k}={v}" for k, v in settings_used.items())
+            raise A2AError(f"{named}: {exc}") from None
         return generator
 
     slot = ModelSlot(ckpt, load_warm, float(cfg.mine.reload_poll_seconds))
