@@ -356,6 +356,31 @@ def test_evaluate_checks_checkpoints_and_device_before_opening_data(
     assert opened == []
 
 
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["sweep=[posterior_mean,ddim_3]"], "no sampler named 'ddim_3'; the sampler group has"),
+        (
+            ["sweep=[ddim_2,posterior_mean]", "steps=5"],
+            "steps=5: the sampler a2a.diffusion.PosteriorMeanSampler has no 'steps' setting",
+        ),
+        (["samples=[0]"], r"samples=\[0\]: draws per answer must be whole numbers >= 1"),
+        (["samples=[1,0]"], r"samples=\[1,0\]: draws per answer must be whole numbers >= 1"),
+        (["reduce=median"], "reduce=median: draws combine by one of mean, medoid"),
+    ],
+)
+def test_evaluate_refuses_bad_row_settings_before_opening_data(
+    synthetic_root, tiny_checkpoint, tmp_path, monkeypatch, overrides, message
+):
+    opened = []
+    monkeypatch.setattr("a2a.evaluate.open_source", lambda *a, **k: opened.append(a))
+    with pytest.raises(A2AError, match=f"^{message}"):
+        evaluate(
+            _evaluate_cfg(tmp_path, f"ckpt={tiny_checkpoint}", f"data.source={synthetic_root}", *overrides)
+        )
+    assert opened == []
+
+
 @pytest.mark.skipif(not NO_CUDA, reason="this machine has CUDA")
 def test_cuda_on_a_machine_without_it_is_one_clear_error(synthetic_root, tiny_checkpoint, tmp_path):
     from a2a.train import train

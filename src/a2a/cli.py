@@ -215,11 +215,12 @@ def _cmd_convert_dsg(args: argparse.Namespace) -> int:
 
 
 def _parameter_count(ckpt: Path) -> int:
-    """Learned parameters of a checkpoint's denoiser, counted on the model ``a2a.load`` builds (the
+    """Learned parameters of a checkpoint's denoiser, counted on the denoiser its configuration builds (the
     checkpoint's tensors also hold buffers, which are not parameters)."""
-    import a2a
+    from a2a.checkpoint import build, read_checkpoint
 
-    return sum(p.numel() for p in a2a.load(ckpt).denoiser.parameters())
+    denoiser = build(read_checkpoint(ckpt)["hyper_parameters"]["denoiser"], "denoiser", f"{ckpt} denoiser")
+    return sum(p.numel() for p in denoiser.parameters())
 
 
 def _cmd_train_fgd_encoder(args: argparse.Namespace) -> int:
