@@ -98,6 +98,19 @@ def test_classifier_attached_picks_the_genre(genre_model, classifier, tmp_path):
         attach_classifier(genre_model, classifier, genre_model)
 
 
+def test_cli_says_which_genre_it_picked(genre_model, classifier, tmp_path, capsys):
+    both = attach_classifier(genre_model, classifier, tmp_path / "both.ckpt")
+    wav = tmp_path / "music.wav"
+    sf.write(wav, _music(), SR)
+    genre, probabilities = a2a.load(both).predict_style(wav)
+    heard = f"genre: {genre} (probability {probabilities[genre]:.2f}, picked from the audio)"
+    for style in ([], ["--style", "auto"]):  # no style on a model with a classifier is style=auto
+        assert cli(["generate", str(both), str(wav), str(tmp_path / "dance.bvh"), *style]) == 0
+        assert capsys.readouterr().out.splitlines()[0] == heard
+    assert cli(["generate", str(both), str(wav), str(tmp_path / "dance.bvh"), "--style", "gHO"]) == 0
+    assert capsys.readouterr().out.startswith("wrote ")  # a named genre: nothing was picked
+
+
 def test_attach_refuses_what_does_not_fit(tiny_checkpoint, classifier, genre_model, tmp_path, capsys):
     with pytest.raises(CheckpointError, match="the model takes no 'genre' condition"):
         attach_classifier(tiny_checkpoint, classifier, tmp_path / "x.ckpt")

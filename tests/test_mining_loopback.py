@@ -51,6 +51,15 @@ class SlowStaticGenerator:
         return motion_to_bvh(Motion(np.zeros((frames, 24, 3)), np.zeros((frames, 3)), self.fps))
 
 
+class GenrePickingGenerator(SlowStaticGenerator):
+    """A model with a genre classifier: it reports the genre it picked, as ``Generator.generate`` does."""
+
+    def generate_bvh(self, audio, sr=None, seed=None, timings=None, info=None, **kwargs):
+        if info is not None:
+            info["style"] = "PO"
+        return super().generate_bvh(audio, sr, seed, timings, **kwargs)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind((LOOPBACK, 0))
@@ -431,6 +440,27 @@ def test_tiny_checkpoint_round_trip(wallets, tiny_checkpoint, tmp_path):
 
 
 # --- what the local validator tells its user ------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_the_request_log_names_the_picked_genre(wallets, audio_file, tmp_path, caplog):
+    root, miner_wallet, _ = wallets
+    running = start_miner(miner_wallet, GenrePickingGenerator())
+    try:
+        with caplog.at_level("INFO", logger="a2a.mining"):
+            result = query(
+                audio_file,
+                input_type="data",
+                out=tmp_path / "answer.bvh",
+                port=running.port,
+                miner_wallet=("miner", "default", str(root)),
+                wallet=("validator", "default", str(root)),
+            )
+    finally:
+        running.stop()
+    assert result["status_code"] == 200
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("event=request")]
+    assert " style=PO " in f"{line} " and "status=ok" in line
 
 
 @pytest.mark.timeout(60)
