@@ -80,6 +80,10 @@ def _missing_value(cfg: Any) -> str | None:
     return f"{key} is required: give {key}=VALUE on the command line" if key else None
 
 
+# Keys whose numeric default has word or list alternatives (Lightning's devices: 2, "auto", [0, 1]).
+FREE_FORM = frozenset({"trainer.devices"})
+
+
 def _kind(value: Any) -> str | None:
     """What an override of a key whose default is ``value`` must be, or None where anything goes."""
     if isinstance(value, bool):
@@ -110,7 +114,7 @@ def _mistyped_override(cfg: Any, defaults: Any, argv: list[str]) -> str | None:
     the default is ``[1]``), as one line; ``null`` always passes (it means "not set")."""
     for arg in argv:
         key, equals, _ = arg.partition("=")
-        if not equals or key.startswith(("+", "~")) or _is_group_choice(arg):
+        if not equals or key.startswith(("+", "~")) or key in FREE_FORM or _is_group_choice(arg):
             continue
         try:
             default = OmegaConf.to_object(OmegaConf.select(defaults, key, throw_on_missing=False))
