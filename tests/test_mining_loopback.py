@@ -25,6 +25,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 from a2a.mining.chain import BlacklistPolicy, Caller, StaticView  # noqa: E402
 from a2a.mining.client import query, serve_file  # noqa: E402
+from a2a.mining.defaults import OFFLINE_WALLET  # noqa: E402
 from a2a.mining.intake import IntakeLimits  # noqa: E402
 from a2a.mining.miner import Miner, MinerSettings  # noqa: E402
 from a2a.mining.protocol import VPA2ASynapse, explain_empty_answer  # noqa: E402
@@ -130,7 +131,7 @@ async def call_many(wallet, axon_info, synapses, timeout: float = 20.0) -> list:
 @pytest.fixture(scope="module")
 def wallets(tmp_path_factory):
     root = tmp_path_factory.mktemp("wallets")
-    return root, make_wallet(root, "miner"), make_wallet(root, "validator")
+    return root, make_wallet(root, OFFLINE_WALLET), make_wallet(root, "validator")
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +150,7 @@ def test_round_trip_data_and_url_with_fake_generator(wallets, audio_file, tmp_pa
     try:
         kwargs = dict(
             port=running.port,
-            miner_wallet=("miner", "default", str(root)),
+            miner_wallet=(OFFLINE_WALLET, "default", str(root)),
             wallet=("validator", "default", str(root)),
         )
         by_data = query(audio_file, input_type="data", out=tmp_path / "data.bvh", **kwargs)
@@ -423,7 +424,7 @@ def test_tiny_checkpoint_round_trip(wallets, tiny_checkpoint, tmp_path):
     try:
         kwargs = dict(
             port=running.port,
-            miner_wallet=("miner", "default", str(root)),
+            miner_wallet=(OFFLINE_WALLET, "default", str(root)),
             wallet=("validator", "default", str(root)),
         )
         first = query(song, input_type="data", out=tmp_path / "first.bvh", **kwargs)
@@ -453,7 +454,7 @@ def test_the_request_log_names_the_picked_genre(wallets, audio_file, tmp_path, c
                 input_type="data",
                 out=tmp_path / "answer.bvh",
                 port=running.port,
-                miner_wallet=("miner", "default", str(root)),
+                miner_wallet=(OFFLINE_WALLET, "default", str(root)),
                 wallet=("validator", "default", str(root)),
             )
     finally:
@@ -574,7 +575,7 @@ def test_dsg_checkpoint_is_served_in_its_rig(wallets, tmp_path, gesture_root):
             input_type="data",
             out=tmp_path / "answer.bvh",
             port=running.port,
-            miner_wallet=("miner", "default", str(root)),
+            miner_wallet=(OFFLINE_WALLET, "default", str(root)),
             wallet=("validator", "default", str(root)),
         )
     finally:
