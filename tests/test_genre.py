@@ -190,3 +190,25 @@ def test_evaluate_reports_genres(genre_model, classifier, tmp_path):
     assert np.asarray(audio["confusion"]).sum() == audio["n"]
     markdown = (tmp_path / "eval" / "report.md").read_text()
     assert "## Per genre" in markdown and "**Genre from audio**" in markdown
+
+
+def test_a_miner_refuses_a_checkpoint_its_style_setting_does_not_fit(genre_model, tiny_checkpoint, tmp_path):
+    """mine.generate.style names a genre: a checkpoint without it is refused at start, and a hot reload to
+    one keeps the old model serving (every request used to be answered "")."""
+    import shutil
+
+    from a2a.mining.intake import IntakeLimits
+    from a2a.mining.miner import MinerSettings
+    from a2a.mining.reload import ModelSlot
+    from a2a.mining.service import warm_loader
+
+    settings = MinerSettings(limits=IntakeLimits(), generate_kwargs={"style": "gHO", "samples": 2})
+    load_warm = warm_loader(settings, device="cpu")
+    with pytest.raises(A2AError, match="^mine.generate.style=gHO mine.generate.samples=2: this EdgeDenoiser"):
+        ModelSlot(tiny_checkpoint, load_warm, poll_seconds=0)  # no genre input: refused at start
+    served = tmp_path / "best.ckpt"
+    shutil.copy(genre_model, served)
+    slot = ModelSlot(served, load_warm, poll_seconds=0)
+    first = slot.current
+    shutil.copy(tiny_checkpoint, served)
+    assert slot.reload_now() is False and slot.current is first and slot.generation == 1

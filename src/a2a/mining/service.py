@@ -103,6 +103,38 @@ def settings_from_config(cfg: DictConfig) -> MinerSettings:
     )
 
 
+def warm_loader(settings: MinerSettings, **load_options: Any) -> Callable[[Path], Any]:
+    """The :class:`ModelSlot` loader: ``path -> generator`` by ``a2a.load(path, **load_options)``, its
+    generate settings checked and warmed up, at start and before a hot-reload swap (so no validator
+    request pays the set-up, and a checkpoint the settings do not fit is refused while the old model
+    keeps serving, instead of every request being answered "")."""
+    import a2a
+
+    kwargs = settings.generate_kwargs
+    used = {k: v for k, v in kwargs.items() if k in WARM_UP_OPTIONS}
+
+    def load_warm(path: Path) -> Any:
+        generator = a2a.load(path, **load_options)
+        if not generator.representation.validator_rig:
+            log.warning(
+                "event=rig_warning ckpt=%s rig=%s: the subnet-25 validators score SMPL-24 joint names; this "
+                "model answers in its own rig, so every answer scores as missing joints",
+                path,
+                type(generator.representation).__name__,
+            )
+        generator.sampler_for(kwargs.get("sampler"), kwargs.get("steps"), kwargs.get("eta"))
+        try:  # the warm-up answers with the configured style and draws: one this model cannot use fails
+            generator.warm_up(**used)
+        except A2AError as exc:
+            if not used:
+                raise
+            named = " ".join(f"mine.generate.{k}={v}" for k, v in used.items())
+            raise A2AError(f"{named}: {exc}") from None
+        return generator
+
+    return load_warm
+
+
 def policy_from_config(cfg: DictConfig) -> BlacklistPolicy:
     if cfg.offline:
         return BlacklistPolicy.open()
@@ -176,38 +208,12 @@ def serve(cfg: DictConfig, on_serving: Callable[[], None] | None = None) -> None
 
     import torch
 
-    import a2a
-
     torch.set_num_threads(threads)
     features_path = cfg.mine.get("features_path")
 
-    def load_warm(path):
-        # Warm before serving (and before a hot-reload swap) so no validator request pays the set-up.
-        generator = a2a.load(
-            path, device=device, precision=precision, compile=compile_model, features_path=features_path
-        )
-        if not generator.representation.validator_rig:
-            log.warning(
-                "event=rig_warning ckpt=%s rig=%s: the subnet-25 validators score SMPL-24 joint names; this "
-                "model answers in its own rig, so every answer scores as missing joints",
-                path,
-                type(generator.representation).__name__,
-            )
-        kwargs = settings.generate_kwargs
-        generator.sampler_for(kwargs.get("sampler"), kwargs.get("steps"), kwargs.get("eta"))
-        # The warm-up answers with the configured style and draws, so a style this model does not know
-        # (or style=auto without a classifier) fails here, at start or before a hot-reload swap (the old
-        # model keeps serving), instead of every request being answered "".
-        settings_used = {k: v for k, v in kwargs.items() if k in WARM_UP_OPTIONS}
-        try:
-            generator.warm_up(**settings_used)
-        except A2AError as exc:
-            if not settings_used:
-                raise
-            named = " ".join(f"mine.generate.{k}={v}" for k, v in settings_used.items())
-            raise A2AError(f"{named}: {exc}") from None
-        return generator
-
+    load_warm = warm_loader(
+        settings, device=device, precision=precision, compile=compile_model, features_path=features_path
+    )
     slot = ModelSlot(ckpt, load_warm, float(cfg.mine.reload_poll_seconds))
     miner = Miner(slot, chain, policy, settings)
     if cfg.offline:
