@@ -6,13 +6,13 @@ import hydra
 from omegaconf import DictConfig
 
 from a2a.config import check_command_line  # also registers the config resolvers
-from a2a.doors import one_line_errors
+from a2a.doors import FailedRunCleanup, one_line_errors
 from a2a.evaluate import evaluate
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    with one_line_errors("evaluate"):
+    with one_line_errors("evaluate"), FailedRunCleanup():
         evaluate(cfg)
 
 

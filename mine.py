@@ -13,18 +13,16 @@ import hydra
 from omegaconf import DictConfig
 
 from a2a.config import check_command_line  # also registers the config resolvers
-from a2a.errors import A2AError
+from a2a.doors import FailedRunCleanup, one_line_errors
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="mine")
 def main(cfg: DictConfig) -> None:
     from a2a.mining import serve  # imports bittensor: not for --help
 
-    try:
-        serve(cfg)
-    except A2AError as exc:
-        print(f"mine: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    # The run directory stays once the miner serves: its log records the requests.
+    with one_line_errors("mine"), FailedRunCleanup() as run:
+        serve(cfg, on_serving=run.keep)
 
 
 if __name__ == "__main__":

@@ -293,7 +293,9 @@ def test_cli_converts_and_reports_errors_in_one_line(tiny_source, tmp_path, caps
     out = tmp_path / "cli.ckpt"
     argv = ["convert-dsg", str(path), str(out), "--mean", str(mean_path), "--std", str(std_path)]
     assert cli_main([*argv, "--num-heads", "2", "--seq-len", "44"]) == 0
-    assert f"wrote {out}" in capsys.readouterr().out
+    sd, _ = tiny_source
+    # issue 13: the parameter count is reported (the original ZEGGS model has 9,001,781)
+    assert capsys.readouterr().out.strip() == f"wrote {out} ({parameter_count(sd):,} parameters)"
     assert torch.load(out, weights_only=True)["a2a"]["normalizer"]["kind"] == "zscore"
     assert cli_main(["convert-dsg", str(tmp_path / "nope.pt"), str(out)]) == 2
     err = capsys.readouterr().err.strip()

@@ -241,6 +241,35 @@ def test_stored_configs_match_the_repository_configs(converted35):
         assert hp["denoiser"][key] == edge_defaults[key], key
 
 
+def test_cli_reports_the_parameter_count(edge35, tmp_path, capsys):
+    from a2a.cli import main as cli_main
+
+    out = tmp_path / "cli.ckpt"
+    assert cli_main(["convert-edge", str(edge35.path), str(out)]) == 0
+    count = sum(p.numel() for p in edge35.ema.parameters())
+    assert capsys.readouterr().out.strip() == (
+        f"wrote {out} ({count:,} parameters); load it with a2a.load({str(out)!r})"
+    )
+
+
+def test_evaluate_refuses_missing_jukebox_weights_before_reading_data(tmp_path, monkeypatch):
+    from a2a.config import compose_config
+    from a2a.evaluate import evaluate
+
+    out = convert_edge_checkpoint(EdgeSource(tmp_path, 4800, seed=3).path, tmp_path / "juke.ckpt")
+    (tmp_path / "empty").mkdir()
+    opened = []
+    monkeypatch.setattr("a2a.evaluate.open_source", lambda *a, **k: opened.append(a))
+    cfg = compose_config(
+        "evaluate", [f"ckpt={out}", f"features_path={tmp_path / 'empty'}", f"output_dir={tmp_path / 'eval'}"]
+    )
+    with pytest.raises(
+        A2AError, match=r"juke.ckpt: this model's audio features \(.*Jukebox.*\) are not available"
+    ):
+        evaluate(cfg)
+    assert opened == []
+
+
 def test_converted_baseline_model_generates_from_audio(converted35):
     gen = a2a.load(converted35)
     wave = np.sin(np.linspace(0, 10000, 5 * 22050)).astype(np.float32)  # five seconds

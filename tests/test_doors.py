@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from hydra import compose, initialize_config_dir
 
@@ -23,15 +26,23 @@ NO_CUDA = not torch.cuda.is_available()
 
 
 def _start(door: str, *overrides: str) -> subprocess.Popen:
+    """``python DOOR OVERRIDES...``; the door ``a2a`` runs the console command (``python -m a2a.cli``)."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "HYDRA_FULL_ERROR": "0"}
+    program = ["-m", "a2a.cli"] if door == "a2a" else [str(REPO / door)]
     return subprocess.Popen(
-        [sys.executable, str(REPO / door), *overrides],
+        [sys.executable, *program, *overrides],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +55,11 @@ def runs(synthetic_root, tiny_checkpoint, tmp_path_factory) -> dict[str, dict]:
     (prior / ".hydra").mkdir(parents=True)
     (prior / "checkpoints").mkdir()
     shutil.copy(tiny_checkpoint, prior / "checkpoints" / "last.ckpt")
+    song = tmp / "song.wav"
+    sf.write(song, 0.3 * np.sin(2 * np.pi * 220 * np.arange(2 * 22050) / 22050), 22050)
+    (tmp / "answers").mkdir()
+    # A miner started offline with a wallet folder of its own; it fails before it would serve.
+    mine = ("mine.py", f"ckpt={tiny_checkpoint}", "offline=true", f"wallet.path={tmp / 'wallets'}")
     commands = {
         "train_resume_missing_data": (
             "train.py",
@@ -103,7 +119,68 @@ def runs(synthetic_root, tiny_checkpoint, tmp_path_factory) -> dict[str, dict]:
             "trainer.nosuch=1",
             f"hydra.run.dir={tmp / 'train_unknown_key'}",
         ),
+        "evaluate_without_ckpt": ("evaluate.py", f"hydra.run.dir={tmp / 'evaluate_without_ckpt'}"),
+        "mine_without_ckpt": ("mine.py", "offline=true", f"hydra.run.dir={tmp / 'mine_without_ckpt'}"),
+        "train_mistyped_epochs": (
+            "train.py",
+            "experiment=demo",
+            "trainer.max_epochs=abc",
+            f"hydra.run.dir={tmp / 'train_mistyped_epochs'}",
+        ),
+        "evaluate_mistyped_samples": (
+            "evaluate.py",
+            f"ckpt={tiny_checkpoint}",
+            "samples=abc",
+            f"hydra.run.dir={tmp / 'evaluate_mistyped_samples'}",
+        ),
+        "mine_mistyped_seconds": (
+            *mine,
+            "mine.max_audio_seconds=abc",
+            f"hydra.run.dir={tmp / 'mine_mistyped_seconds'}",
+        ),
+        "mine_mistyped_port": (*mine, "axon.port=abc", f"hydra.run.dir={tmp / 'mine_mistyped_port'}"),
+        "mine_negative_port": (*mine, "axon.port=-1", f"hydra.run.dir={tmp / 'mine_negative_port'}"),
+        "mine_zero_samples": (
+            *mine,
+            "mine.generate.samples=0",
+            f"hydra.run.dir={tmp / 'mine_zero_samples'}",
+        ),
+        "mine_style_on_a_styleless_model": (
+            *mine,
+            f"axon.port={_free_port()}",  # never bound: the settings are refused while the model warms up
+            "mine.generate.style=gXX",
+            f"hydra.run.dir={tmp / 'mine_style_on_a_styleless_model'}",
+        ),
+        "generate_into_a_directory": (
+            "a2a",
+            "generate",
+            str(tiny_checkpoint),
+            str(song),
+            str(tmp / "answers"),
+        ),
+        "generate_unknown_device": (
+            "a2a",
+            "generate",
+            str(tiny_checkpoint),
+            str(song),
+            str(tmp / "answers" / "tpu.bvh"),
+            "--device",
+            "tpu9",
+        ),
+        "score_negative_time": ("a2a", "score", str(song), str(song), "--time", "-1"),
+        "score_nan_time": ("a2a", "score", str(song), str(song), "--time", "nan"),
     }
+    if NO_CUDA:
+        commands["mine_cuda"] = (*mine, "mine.device=cuda", f"hydra.run.dir={tmp / 'mine_cuda'}")
+        commands["generate_cuda"] = (
+            "a2a",
+            "generate",
+            str(tiny_checkpoint),
+            str(song),
+            str(tmp / "answers" / "cuda.bvh"),
+            "--device",
+            "cuda",
+        )
     started = {name: (_start(*command), time.monotonic()) for name, command in commands.items()}
     results = {}
     for name, (proc, start) in started.items():
@@ -144,11 +221,76 @@ MEMBERS = "checkpoint, ddim, ddim_2, ddim_20, ddim_5, ddim_50, ddpm, posterior_m
             "train",
             "Could not override 'trainer.nosuch'. To append to your config use +trainer.nosuch=1",
         ),
+        ("evaluate_without_ckpt", "evaluate", "ckpt is required: give ckpt=VALUE on the command line"),
+        ("mine_without_ckpt", "mine", "ckpt is required: give ckpt=VALUE on the command line"),
+        (
+            "train_mistyped_epochs",
+            "train",
+            "trainer.max_epochs=abc: trainer.max_epochs must be a number (default 30)",
+        ),
+        (
+            "evaluate_mistyped_samples",
+            "evaluate",
+            "samples=abc: samples must be a list of numbers (default [1])",
+        ),
+        (
+            "mine_mistyped_seconds",
+            "mine",
+            "mine.max_audio_seconds=abc: mine.max_audio_seconds must be a number (default 300)",
+        ),
+        ("mine_mistyped_port", "mine", "axon.port=abc: axon.port must be a number (default 8091)"),
     ],
 )
 def test_a_bad_override_is_one_line_before_hydra_starts_a_run(runs, run, program, line):
     assert _one_line(runs[run], program) == f"{program}: error: {line}"
     assert not (runs[run]["tmp"] / run).exists()  # no run directory, no log
+
+
+@pytest.mark.parametrize(
+    ("run", "line"),
+    [
+        ("mine_negative_port", "axon.port=-1: not a TCP port; choose one from 1 to 65535"),
+        ("mine_zero_samples", "mine.generate.samples=0: draws per answer must be a whole number >= 1"),
+        (
+            "mine_style_on_a_styleless_model",
+            "mine.generate.style=gXX: this EdgeDenoiser checkpoint takes no style input",
+        ),
+    ],
+)
+def test_bad_miner_settings_are_refused_at_start_and_leave_no_run_directory(runs, run, line):
+    assert _one_line(runs[run], "mine") == f"mine: error: {line}"
+    assert not (runs[run]["tmp"] / run).exists()
+
+
+@pytest.mark.skipif(not NO_CUDA, reason="this machine has CUDA")
+def test_cuda_without_cuda_is_one_line_at_the_miner_and_the_cli(runs):
+    reason = f"this torch build ({torch.__version__}) has no CUDA support"
+    if torch.version.cuda is not None:
+        reason = "no CUDA device is visible"
+    assert (
+        _one_line(runs["mine_cuda"], "mine")
+        == f"mine: error: mine.device=cuda: {reason}; use mine.device=cpu"
+    )
+    assert not (runs["mine_cuda"]["tmp"] / "mine_cuda").exists()
+    line = _one_line(runs["generate_cuda"], "a2a generate")
+    assert line == f"a2a generate: error: --device=cuda: {reason}; use --device=cpu"
+
+
+def test_the_cli_checks_device_and_output_before_generating(runs):
+    answers = runs["generate_into_a_directory"]["tmp"] / "answers"
+    assert _one_line(runs["generate_into_a_directory"], "a2a generate") == (
+        f"a2a generate: error: {answers}: is a directory; OUT names the file to write "
+        f"(e.g. {answers / 'dance.bvh'})"
+    )
+    assert _one_line(runs["generate_unknown_device"], "a2a generate") == (
+        "a2a generate: error: --device=tpu9: not a torch device (Invalid device string: 'tpu9')"
+    )
+    assert list(answers.iterdir()) == []
+    for run in ("score_negative_time", "score_nan_time"):
+        value = "-1" if run == "score_negative_time" else "nan"
+        assert _one_line(runs[run], "a2a score") == (
+            f"a2a score: error: --time {value}: the response time must be a finite number of seconds >= 0"
+        )
 
 
 def test_train_missing_dataset_is_one_line_and_leaves_no_run_directory(runs):
@@ -182,6 +324,7 @@ def test_evaluate_missing_checkpoint_fails_before_reading_data(runs):
     line = _one_line(result, "evaluate")
     assert line.endswith("missing.ckpt: no such checkpoint file")
     assert "music features" not in result["err"] + result["out"]  # no feature extraction ran
+    assert not (result["tmp"] / "eval1").exists()  # the failed run removed its run directory
 
 
 def test_training_without_a_terminal_prints_progress_and_train_log_keeps_it(runs):
@@ -210,6 +353,31 @@ def test_evaluate_checks_checkpoints_and_device_before_opening_data(
         evaluate(_evaluate_cfg(tmp_path, f"ckpt=[{tiny_checkpoint},{text}]", f"data.source={synthetic_root}"))
     with pytest.raises(A2AError, match="device=cude: not a torch device"):
         evaluate(_evaluate_cfg(tmp_path, f"ckpt={tiny_checkpoint}", "device=cude"))
+    assert opened == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["sweep=[posterior_mean,ddim_3]"], "no sampler named 'ddim_3'; the sampler group has"),
+        (
+            ["sweep=[ddim_2,posterior_mean]", "steps=5"],
+            "steps=5: the sampler a2a.diffusion.PosteriorMeanSampler has no 'steps' setting",
+        ),
+        (["samples=[0]"], r"samples=\[0\]: draws per answer must be whole numbers >= 1"),
+        (["samples=[1,0]"], r"samples=\[1,0\]: draws per answer must be whole numbers >= 1"),
+        (["reduce=median"], "reduce=median: draws combine by one of mean, medoid"),
+    ],
+)
+def test_evaluate_refuses_bad_row_settings_before_opening_data(
+    synthetic_root, tiny_checkpoint, tmp_path, monkeypatch, overrides, message
+):
+    opened = []
+    monkeypatch.setattr("a2a.evaluate.open_source", lambda *a, **k: opened.append(a))
+    with pytest.raises(A2AError, match=f"^{message}"):
+        evaluate(
+            _evaluate_cfg(tmp_path, f"ckpt={tiny_checkpoint}", f"data.source={synthetic_root}", *overrides)
+        )
     assert opened == []
 
 

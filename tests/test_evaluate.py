@@ -156,3 +156,29 @@ def test_sampler_sweep_rows_and_recommendation(tiny_checkpoint, synthetic_root, 
                 ]
             )
         )
+
+
+def _report_rows(mean_pose: float, model: float) -> list[dict]:
+    def row(name: str, kind: str, reward: float) -> dict:
+        return {"name": name, "kind": kind, "reward_mean": reward, "seconds_mean": 0.5}
+
+    return [
+        row("ground truth", "ground truth", 1.0),
+        row("mean pose", "baseline", mean_pose),
+        row("random train clip", "baseline", 0.70),
+        row("last", "model", model),
+    ]
+
+
+def test_the_recommendation_says_when_a_baseline_beats_every_model():
+    from a2a.evaluate import _recommendation, _recommendation_lines
+
+    rows = _report_rows(mean_pose=0.80, model=0.75)
+    line = _recommendation_lines({"rows": rows, "recommendation": _recommendation(rows)})[-1]
+    assert line.startswith(
+        "On this data no model row beats the mean pose baseline (0.8000): the best model row, **last** "
+        "(0.7500, 0.50 s per sequence), would earn less than answering that baseline; train longer"
+    )
+    rows = _report_rows(mean_pose=0.70, model=0.75)  # the model wins: the plain recommendation
+    lines = _recommendation_lines({"rows": rows, "recommendation": _recommendation(rows)})
+    assert lines[-1].startswith("On this data the best validator reward is **last** (0.7500, 0.50 s per")

@@ -98,6 +98,19 @@ def test_classifier_attached_picks_the_genre(genre_model, classifier, tmp_path):
         attach_classifier(genre_model, classifier, genre_model)
 
 
+def test_cli_says_which_genre_it_picked(genre_model, classifier, tmp_path, capsys):
+    both = attach_classifier(genre_model, classifier, tmp_path / "both.ckpt")
+    wav = tmp_path / "music.wav"
+    sf.write(wav, _music(), SR)
+    genre, probabilities = a2a.load(both).predict_style(wav)
+    heard = f"genre: {genre} (probability {probabilities[genre]:.2f}, picked from the audio)"
+    for style in ([], ["--style", "auto"]):  # no style on a model with a classifier is style=auto
+        assert cli(["generate", str(both), str(wav), str(tmp_path / "dance.bvh"), *style]) == 0
+        assert capsys.readouterr().out.splitlines()[0] == heard
+    assert cli(["generate", str(both), str(wav), str(tmp_path / "dance.bvh"), "--style", "gHO"]) == 0
+    assert capsys.readouterr().out.startswith("wrote ")  # a named genre: nothing was picked
+
+
 def test_attach_refuses_what_does_not_fit(tiny_checkpoint, classifier, genre_model, tmp_path, capsys):
     with pytest.raises(CheckpointError, match="the model takes no 'genre' condition"):
         attach_classifier(tiny_checkpoint, classifier, tmp_path / "x.ckpt")
@@ -177,3 +190,25 @@ def test_evaluate_reports_genres(genre_model, classifier, tmp_path):
     assert np.asarray(audio["confusion"]).sum() == audio["n"]
     markdown = (tmp_path / "eval" / "report.md").read_text()
     assert "## Per genre" in markdown and "**Genre from audio**" in markdown
+
+
+def test_a_miner_refuses_a_checkpoint_its_style_setting_does_not_fit(genre_model, tiny_checkpoint, tmp_path):
+    """mine.generate.style names a genre: a checkpoint without it is refused at start, and a hot reload to
+    one keeps the old model serving (every request used to be answered "")."""
+    import shutil
+
+    from a2a.mining.intake import IntakeLimits
+    from a2a.mining.miner import MinerSettings
+    from a2a.mining.reload import ModelSlot
+    from a2a.mining.service import warm_loader
+
+    settings = MinerSettings(limits=IntakeLimits(), generate_kwargs={"style": "gHO", "samples": 2})
+    load_warm = warm_loader(settings, device="cpu")
+    with pytest.raises(A2AError, match="^mine.generate.style=gHO mine.generate.samples=2: this EdgeDenoiser"):
+        ModelSlot(tiny_checkpoint, load_warm, poll_seconds=0)  # no genre input: refused at start
+    served = tmp_path / "best.ckpt"
+    shutil.copy(genre_model, served)
+    slot = ModelSlot(served, load_warm, poll_seconds=0)
+    first = slot.current
+    shutil.copy(tiny_checkpoint, served)
+    assert slot.reload_now() is False and slot.current is first and slot.generation == 1

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 from a2a.mining.chain import BlacklistPolicy, Caller, StaticView  # noqa: E402
 from a2a.mining.client import query, serve_file  # noqa: E402
+from a2a.mining.defaults import OFFLINE_WALLET  # noqa: E402
 from a2a.mining.intake import IntakeLimits  # noqa: E402
 from a2a.mining.miner import Miner, MinerSettings  # noqa: E402
 from a2a.mining.protocol import VPA2ASynapse, explain_empty_answer  # noqa: E402
@@ -49,6 +50,15 @@ class SlowStaticGenerator:
         if timings is not None:
             timings.update(decode=0.0, features=0.0, sampling=self.delay, export=0.0)
         return motion_to_bvh(Motion(np.zeros((frames, 24, 3)), np.zeros((frames, 3)), self.fps))
+
+
+class GenrePickingGenerator(SlowStaticGenerator):
+    """A model with a genre classifier: it reports the genre it picked, as ``Generator.generate`` does."""
+
+    def generate_bvh(self, audio, sr=None, seed=None, timings=None, info=None, **kwargs):
+        if info is not None:
+            info["style"] = "PO"
+        return super().generate_bvh(audio, sr, seed, timings, **kwargs)
 
 
 def free_port() -> int:
@@ -121,7 +131,7 @@ async def call_many(wallet, axon_info, synapses, timeout: float = 20.0) -> list:
 @pytest.fixture(scope="module")
 def wallets(tmp_path_factory):
     root = tmp_path_factory.mktemp("wallets")
-    return root, make_wallet(root, "miner"), make_wallet(root, "validator")
+    return root, make_wallet(root, OFFLINE_WALLET), make_wallet(root, "validator")
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +150,7 @@ def test_round_trip_data_and_url_with_fake_generator(wallets, audio_file, tmp_pa
     try:
         kwargs = dict(
             port=running.port,
-            miner_wallet=("miner", "default", str(root)),
+            miner_wallet=(OFFLINE_WALLET, "default", str(root)),
             wallet=("validator", "default", str(root)),
         )
         by_data = query(audio_file, input_type="data", out=tmp_path / "data.bvh", **kwargs)
@@ -414,7 +424,7 @@ def test_tiny_checkpoint_round_trip(wallets, tiny_checkpoint, tmp_path):
     try:
         kwargs = dict(
             port=running.port,
-            miner_wallet=("miner", "default", str(root)),
+            miner_wallet=(OFFLINE_WALLET, "default", str(root)),
             wallet=("validator", "default", str(root)),
         )
         first = query(song, input_type="data", out=tmp_path / "first.bvh", **kwargs)
@@ -431,6 +441,27 @@ def test_tiny_checkpoint_round_trip(wallets, tiny_checkpoint, tmp_path):
 
 
 # --- what the local validator tells its user ------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+def test_the_request_log_names_the_picked_genre(wallets, audio_file, tmp_path, caplog):
+    root, miner_wallet, _ = wallets
+    running = start_miner(miner_wallet, GenrePickingGenerator())
+    try:
+        with caplog.at_level("INFO", logger="a2a.mining"):
+            result = query(
+                audio_file,
+                input_type="data",
+                out=tmp_path / "answer.bvh",
+                port=running.port,
+                miner_wallet=(OFFLINE_WALLET, "default", str(root)),
+                wallet=("validator", "default", str(root)),
+            )
+    finally:
+        running.stop()
+    assert result["status_code"] == 200
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("event=request")]
+    assert " style=PO " in f"{line} " and "status=ok" in line
 
 
 @pytest.mark.timeout(60)
@@ -544,7 +575,7 @@ def test_dsg_checkpoint_is_served_in_its_rig(wallets, tmp_path, gesture_root):
             input_type="data",
             out=tmp_path / "answer.bvh",
             port=running.port,
-            miner_wallet=("miner", "default", str(root)),
+            miner_wallet=(OFFLINE_WALLET, "default", str(root)),
             wallet=("validator", "default", str(root)),
         )
     finally:

@@ -191,3 +191,24 @@ def test_unedited_netuid_placeholder_is_one_line(tmp_path):
     ckpt.write_bytes(b"x")
     with pytest.raises(A2AError, match="^netuid must be the subnet's number, got 'NETUID'$"):
         serve(compose_config("mine", [f"ckpt={ckpt}", "netuid=NETUID", "subtensor.network=NETWORK"]))
+
+
+def test_offline_mode_never_creates_the_wallet_users_register(tmp_path):
+    """Offline mode creates an unencrypted, unbacked-up wallet: it must not be the README's ``miner``."""
+    pytest.importorskip("bittensor")
+    from a2a.cli import build_parser
+    from a2a.config import compose_config
+    from a2a.mining.service import open_wallet
+
+    wallets = tmp_path / "wallets"
+    offline = compose_config("mine", ["ckpt=x.ckpt", "offline=true", f"wallet.path={wallets}"])
+    open_wallet(offline)
+    assert sorted(p.name for p in wallets.iterdir()) == ["a2a-offline"]
+    online = compose_config("mine", ["ckpt=x.ckpt", f"wallet.path={wallets}"])
+    with pytest.raises(
+        A2AError, match=f"^wallet miner/default not found under {wallets}; create and register"
+    ):
+        open_wallet(online)  # on a chain the default is still the registered wallet, never created
+    # The local validator looks up the offline miner's hotkey in that wallet by default.
+    args = build_parser().parse_args(["query", "--port", "8091", "song.wav"])
+    assert args.miner_wallet_name == "a2a-offline"

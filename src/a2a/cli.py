@@ -86,15 +86,33 @@ def _edit_from_args(args: argparse.Namespace, generator):
     return editing.inbetween(start, end, int(len(wave) / sr * generator.fps))
 
 
+def _check_output(out: Path, inputs: Sequence[Path | None]) -> None:
+    """Refuse an output path that cannot be written (a directory, a read-only folder) or that is one of
+    the inputs, before any work is spent on what would be written there."""
+    import os
+
+    if any(p is not None and p.resolve() == out.resolve() for p in inputs):
+        raise A2AError(f"{out}: the output would overwrite an input; choose another OUT")
+    if out.is_dir():
+        raise A2AError(f"{out}: is a directory; OUT names the file to write (e.g. {out / 'dance.bvh'})")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise A2AError(f"{out}: the file is not writable")
+    folder = out.parent
+    while not folder.exists():  # the folders still to be created: the nearest existing one must be writable
+        folder = folder.parent
+    if not folder.is_dir():
+        raise A2AError(f"{out}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise A2AError(f"{out}: cannot write in {folder} (permission denied)")
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     import a2a
+    from a2a.doors import check_device
 
-    inputs = [args.audio, args.ckpt, args.keep, args.prefix, *(args.inbetween or [])]
-    if any(p is not None and p.resolve() == args.out.resolve() for p in inputs):
-        raise A2AError(f"{args.out}: the output would overwrite an input; choose another OUT")
-    generator = a2a.load(
-        args.ckpt, device=args.device, precision=args.precision, features_path=args.features_path
-    )
+    _check_output(args.out, [args.audio, args.ckpt, args.keep, args.prefix, *(args.inbetween or [])])
+    device = str(check_device(args.device, "--device"))
+    generator = a2a.load(args.ckpt, device=device, precision=args.precision, features_path=args.features_path)
     edit = _edit_from_args(args, generator)
     guidance = args.guidance
     if args.style_guidance is not None:
@@ -112,6 +130,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
         sampler = group_member("sampler", args.sampler)
     timings: dict[str, float] = {}
+    decided: dict = {}
     text = generator.generate_bvh(
         args.audio,
         seed=args.seed,
@@ -124,11 +143,15 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         style_mix=args.style_mix,
         edit=edit,
         timings=timings,
+        info=decided,
         progress=True,
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     spent = ", ".join(f"{k} {v:.2f}s" for k, v in timings.items())
+    if "style" in decided:  # picked by the checkpoint's classifier (style=auto)
+        heard = f"{decided['style']} (probability {decided['style_probability']:.2f}, picked from the audio)"
+        print(f"{generator.style_key or 'style'}: {heard}")
     print(f"wrote {args.out} ({spent})")
     return 0
 
@@ -171,7 +194,7 @@ def _cmd_convert_edge(args: argparse.Namespace) -> int:
     from a2a.checkpoint.import_edge import convert_edge_checkpoint  # composes configs: only when asked
 
     out = convert_edge_checkpoint(args.src, args.out, use_ema=not args.raw_weights, num_heads=args.num_heads)
-    print(f"wrote {out}; load it with a2a.load({str(out)!r})")
+    print(f"wrote {out} ({_parameter_count(out):,} parameters); load it with a2a.load({str(out)!r})")
     return 0
 
 
@@ -187,8 +210,17 @@ def _cmd_convert_dsg(args: argparse.Namespace) -> int:
         local_window=args.local_window,
         seq_len=args.seq_len,
     )
-    print(f"wrote {out}")
+    print(f"wrote {out} ({_parameter_count(out):,} parameters)")
     return 0
+
+
+def _parameter_count(ckpt: Path) -> int:
+    """Learned parameters of a checkpoint's denoiser, counted on the denoiser its configuration builds (the
+    checkpoint's tensors also hold buffers, which are not parameters)."""
+    from a2a.checkpoint import build, read_checkpoint
+
+    denoiser = build(read_checkpoint(ckpt)["hyper_parameters"]["denoiser"], "denoiser", f"{ckpt} denoiser")
+    return sum(p.numel() for p in denoiser.parameters())
 
 
 def _cmd_train_fgd_encoder(args: argparse.Namespace) -> int:
@@ -310,8 +342,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
+    import math
+
     from a2a.metrics.validator import missing_joints_message, score_files
 
+    if args.time is not None and not (math.isfinite(args.time) and args.time >= 0):
+        raise A2AError(f"--time {args.time:g}: the response time must be a finite number of seconds >= 0")
     result = score_files(args.pred, args.ref, time=args.time, joint_map=args.joint_map)
     if result["missing_joints"]:
         log.warning(missing_joints_message(result["missing_joints"], result["joint_map"]))
@@ -326,7 +362,13 @@ def _cmd_query(args: argparse.Namespace) -> int:
 
 
 def _add_query_parser(sub) -> None:
-    from a2a.mining.defaults import DEFAULT_WALLET_PATH, INPUT_TYPES, LOOPBACK, VALIDATOR_TIMEOUT
+    from a2a.mining.defaults import (
+        DEFAULT_WALLET_PATH,
+        INPUT_TYPES,
+        LOOPBACK,
+        OFFLINE_WALLET,
+        VALIDATOR_TIMEOUT,
+    )
 
     parser = sub.add_parser(
         "query",
@@ -358,7 +400,11 @@ def _add_query_parser(sub) -> None:
     )
     parser.add_argument("--timeout", type=float, default=VALIDATOR_TIMEOUT, help="seconds (default 180)")
     parser.add_argument("--miner-hotkey", default=None, help="miner hotkey ss58 (default: from its wallet)")
-    parser.add_argument("--miner-wallet-name", default="miner")
+    parser.add_argument(
+        "--miner-wallet-name",
+        default=OFFLINE_WALLET,
+        help=f"wallet of the miner's hotkey (default {OFFLINE_WALLET}, the one mine.py offline=true creates)",
+    )
     parser.add_argument("--miner-wallet-hotkey", default="default")
     parser.add_argument("--wallet-name", default="a2a-validator", help="signing wallet (created if missing)")
     parser.add_argument("--wallet-hotkey", default="default")

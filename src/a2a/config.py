@@ -45,10 +45,98 @@ def check_command_line(name: str, program: str, argv: list[str]) -> None:
     if any(arg.startswith("-") for arg in argv):
         return
     try:
-        compose_config(name, argv)
+        cfg = compose_config(name, argv)
+        # The defaults the value overrides replace: the same groups chosen, no values changed.
+        defaults = compose_config(name, [arg for arg in argv if _is_group_choice(arg)])
+        problem = _missing_value(cfg) or _mistyped_override(cfg, defaults, argv)
     except (HydraException, ValueError) as exc:
-        print(f"{program}: error: {_override_error(exc, argv)}", file=sys.stderr)
+        problem = _override_error(exc, argv)
+    if problem:
+        print(f"{program}: error: {problem}", file=sys.stderr)
         sys.exit(2)
+
+
+def _is_group_choice(arg: str) -> bool:
+    """``model=edge``-style overrides (and Hydra's own ``hydra.*``): they choose defaults, not values."""
+    key = arg.partition("=")[0].lstrip("+~")
+    return key.startswith("hydra.") or (CONF_DIR / key).is_dir()
+
+
+def _missing_value(cfg: Any) -> str | None:
+    """The first mandatory (``???``) key left unset, as one line (OmegaConf raises it much later)."""
+
+    def walk(node: Any, prefix: str) -> str | None:
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, value in items:
+            path = f"{prefix}{key}"
+            if value == "???":
+                return path
+            found = walk(value, f"{path}.")
+            if found:
+                return found
+        return None
+
+    key = walk(OmegaConf.to_container(cfg, resolve=False, throw_on_missing=False), "")
+    return f"{key} is required: give {key}=VALUE on the command line" if key else None
+
+
+# Keys whose numeric default has word or list alternatives (Lightning's devices: 2, "auto", [0, 1]).
+FREE_FORM = frozenset({"trainer.devices"})
+
+
+def _kind(value: Any) -> str | None:
+    """What an override of a key whose default is ``value`` must be, or None where anything goes."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list):
+        numbers = value and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        return "a list of numbers" if numbers else "a list"
+    return None
+
+
+def _fits(value: Any, kind: str) -> bool:
+    def number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool)
+
+    if kind == "true or false":
+        return isinstance(value, bool)
+    if kind == "a number":
+        return number(value)
+    if kind == "a list of numbers":
+        return isinstance(value, list) and all(number(v) for v in value)
+    return isinstance(value, list)
+
+
+def _mistyped_override(cfg: Any, defaults: Any, argv: list[str]) -> str | None:
+    """The first ``key=value`` override whose value is not of its default's type (``samples=abc`` where
+    the default is ``[1]``), as one line; ``null`` always passes (it means "not set")."""
+    for arg in argv:
+        key, equals, _ = arg.partition("=")
+        if not equals or key.startswith(("+", "~")) or key in FREE_FORM or _is_group_choice(arg):
+            continue
+        try:
+            default = OmegaConf.to_object(OmegaConf.select(defaults, key, throw_on_missing=False))
+        except ValueError:  # not a container: a plain value
+            default = OmegaConf.select(defaults, key, throw_on_missing=False)
+        except Exception:  # an interpolation that cannot resolve here: the run itself reports it
+            continue
+        kind = _kind(default)
+        value = OmegaConf.select(cfg, key, throw_on_missing=False)
+        value = OmegaConf.to_object(value) if OmegaConf.is_config(value) else value
+        if kind is None or value is None or _fits(value, kind):
+            continue
+        return f"{arg}: {key} must be {kind} (default {_show(default)})"
+    return None
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list):
+        return "[" + ",".join(_show(v) for v in value) + "]"
+    return str(value)
 
 
 def _group_members(group: str) -> str:

@@ -1,11 +1,14 @@
-"""What the command-line doors (``train.py``, ``evaluate.py``) share: a2a's user errors as one line with
-exit status 2, and the device checks that must pass before any long work starts."""
+"""What the command-line doors (``train.py``, ``evaluate.py``, ``mine.py``) share: a2a's user errors as one
+line with exit status 2, no run directory left by a failed run, and the device checks that must pass
+before any long work starts."""
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 
@@ -21,6 +24,39 @@ def one_line_errors(program: str) -> Iterator[None]:
     except A2AError as exc:
         print(f"{program}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         sys.exit(2)
+
+
+def holds_only_hydra_files(run_dir: Path, log_name: str) -> bool:
+    """True when ``run_dir`` holds nothing but what Hydra writes when a run starts."""
+    return run_dir.is_dir() and all(p.name in (".hydra", log_name) for p in run_dir.iterdir())
+
+
+class FailedRunCleanup:
+    """Removes the Hydra run directory a door created when the run fails before it is worth keeping.
+
+    Used as ``with FailedRunCleanup() as run: ...``; ``run.keep()`` marks the point from which the
+    directory holds something the user wants even if the run fails later (a miner's request log). A
+    directory that held anything else beforehand (``hydra.run.dir`` pointing at an existing folder) is
+    never touched.
+    """
+
+    def __init__(self) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
+        hydra_cfg = HydraConfig.get()
+        self.run_dir = Path(hydra_cfg.runtime.output_dir)
+        self.created_here = holds_only_hydra_files(self.run_dir, f"{hydra_cfg.job.name}.log")
+        self.kept = False
+
+    def keep(self) -> None:
+        self.kept = True
+
+    def __enter__(self) -> FailedRunCleanup:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and self.created_here and not self.kept:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
 def _no_cuda_reason() -> str:

@@ -314,10 +314,20 @@ def _recommendation_lines(report: dict[str, Any]) -> list[str]:
             )
             + "."
         )
-    lines.append(
-        f"On this data the best validator reward is **{best['mining']}** ({best['reward_mean']:.4f}, "
-        f"{best['seconds_mean']:.2f} s per sequence). {best['note'][0].upper() + best['note'][1:]}."
-    )
+    beaten_by = best.get("beaten_by")
+    if beaten_by:
+        lines.append(
+            f"On this data no model row beats the {beaten_by['name']} baseline "
+            f"({beaten_by['reward_mean']:.4f}): the best model row, **{best['mining']}** "
+            f"({best['reward_mean']:.4f}, {best['seconds_mean']:.2f} s per sequence), would earn less than "
+            "answering that baseline; train longer or on more data before mining with it."
+        )
+    else:
+        lines.append(
+            f"On this data the best validator reward is **{best['mining']}** ({best['reward_mean']:.4f}, "
+            f"{best['seconds_mean']:.2f} s per sequence)."
+        )
+    lines[-1] += f" {best['note'][0].upper() + best['note'][1:]}."
     return lines
 
 
@@ -472,10 +482,17 @@ def _recommendation(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     if not models:
         return None
     best = max(models, key=lambda row: row["reward_mean"])
+    baselines = [row for row in rows if row["kind"] == "baseline"]
+    beaten_by = max(baselines, key=lambda row: row["reward_mean"]) if baselines else None
     return {
         "mining": best["name"],
         "reward_mean": best["reward_mean"],
         "seconds_mean": best["seconds_mean"],
+        "beaten_by": (
+            None
+            if beaten_by is None or beaten_by["reward_mean"] <= best["reward_mean"]
+            else {"name": beaten_by["name"], "reward_mean": beaten_by["reward_mean"]}
+        ),
         "note": (
             "the validator pays for closeness to one reference dance (the conditional mean wins) and for "
             "speed; FID, diversity, PFC and BAS measure realism, which full sampling keeps: pick by the "
@@ -517,6 +534,22 @@ def _checkpoints(ckpt: Any) -> list[Path]:
     return [Path(str(c)) for c in items]
 
 
+def _samples(samples: Any) -> list[int]:
+    """``samples=[1, 4]``: the draws per answer of each row, whole numbers >= 1."""
+    items = list(samples) if isinstance(samples, list | tuple | ListConfig) else [samples]
+    if samples is None or not items:
+        return [1]
+    if not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in items):
+        raise A2AError(
+            f"samples={_show(items)}: draws per answer must be whole numbers >= 1, e.g. samples=[1,4]"
+        )
+    return [int(k) for k in items]
+
+
+def _show(items: list[Any]) -> str:
+    return "[" + ",".join(str(k) for k in items) + "]"
+
+
 def _labels(paths: list[Path]) -> list[str]:
     stems = [p.stem for p in paths]
     return [f"{p.parent.parent.name}/{p.stem}" if stems.count(p.stem) > 1 else p.stem for p in paths]
@@ -527,6 +560,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     Gesture data (ZEGGS layout) goes to :func:`a2a.evaluate_gestures.evaluate_gestures`."""
     import a2a
     from a2a.evaluate_gestures import evaluate_gestures, is_gesture_data  # it imports this module's helpers
+    from a2a.generate import REDUCTIONS
 
     if is_gesture_data(cfg.data):
         return evaluate_gestures(cfg)
@@ -540,10 +574,18 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         a2a.load(path, device=device, precision=precision, features_path=features_path) for path in paths
     ]
     labels = _labels(paths)
-    samples_list = [int(k) for k in (cfg.get("samples") or [1])]
+    samples_list = _samples(cfg.get("samples"))
+    if str(cfg.reduce) not in REDUCTIONS:
+        raise A2AError(f"reduce={cfg.reduce}: draws combine by one of {', '.join(REDUCTIONS)}")
     sampler = OmegaConf.to_container(cfg.sampler, resolve=True) if cfg.get("sampler") else None
-    for generator in generators:  # a bad sampler setting fails now, not after the data is read
-        generator.sampler_for(sampler, cfg.get("steps"))
+    sweep = [str(name) for name in (cfg.get("sweep") or [])]
+    sweep_samplers = {name: group_member("sampler", name) for name in sweep}
+    # Every setting a row will use is checked now, not after the data is read and the features extracted.
+    for generator in generators:
+        for setting in list(sweep_samplers.values()) or [sampler]:
+            generator.sampler_for(setting, cfg.get("steps"))
+        if generator.features is None:  # raises the error that names the missing weights (features_path)
+            generator.audio_features(np.zeros(1, dtype=np.float32), sr=22050)
     out_dir = Path(cfg.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     kind = cfg.data.get("source_kind", "auto")
@@ -590,11 +632,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         MethodResult(n, "baseline") for n in ("mean pose", "random train clip", "audio nearest neighbour")
     ]
     # Model rows: every checkpoint × sampler setting (the sweep, or the chosen/checkpoint sampler) × draws.
-    sweep = [str(name) for name in (cfg.get("sweep") or [])]
     settings: list[tuple[int, dict[str, Any]]] = []
     for g_index, label in enumerate(labels):
         for sweep_name in sweep or [None]:
-            setting_sampler = group_member("sampler", sweep_name) if sweep_name else sampler
+            setting_sampler = sweep_samplers[sweep_name] if sweep_name else sampler
             for k in samples_list:
                 parts = [p for p in (sweep_name, f"{k} samples, {cfg.reduce}" if k > 1 else None) if p]
                 name = f"{label} ({', '.join(parts)})" if parts else label

@@ -473,12 +473,13 @@ class Generator:
             timings["sampling"] = time.perf_counter() - start
         return motion
 
-    def warm_up(self) -> None:
+    def warm_up(self, **settings: Any) -> None:
         """One throw-away generation (8 s of tone: several windows; one model evaluation) so
         librosa/numba compilation, resampler set-up and a ``compile`` model's compilation are paid now,
-        not by the first timed request."""
+        not by the first timed request. ``settings`` (``style``, ``samples``, ...) are those the requests
+        will use: a bad one fails here."""
         tone = np.sin(2 * np.pi * 220 * np.arange(8 * 22050) / 22050).astype(np.float32)
-        self.generate_bvh(tone, sr=22050, seed=0, sampler=WARM_UP_SAMPLER)
+        self.generate_bvh(tone, sr=22050, seed=0, **settings, sampler=WARM_UP_SAMPLER)
 
     def generate_bvh(
         self,

@@ -18,7 +18,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_info
 
 from a2a.config import config_source, instantiate
-from a2a.doors import check_accelerator, one_line_errors
+from a2a.doors import check_accelerator, holds_only_hydra_files, one_line_errors
 from a2a.errors import A2AError, CheckpointError
 
 log = logging.getLogger(__name__)
@@ -176,11 +176,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
-def _holds_only_hydra_files(run_dir: Path, log_name: str) -> bool:
-    """True when ``run_dir`` holds nothing but what Hydra writes when a run starts."""
-    return run_dir.is_dir() and all(p.name in (".hydra", log_name) for p in run_dir.iterdir())
-
-
 def train_command(cfg: DictConfig) -> None:
     """``python train.py``: :func:`train` in Hydra's run directory.
 
@@ -193,7 +188,7 @@ def train_command(cfg: DictConfig) -> None:
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    created_here = _holds_only_hydra_files(run_dir, f"{hydra_cfg.job.name}.log")
+    created_here = holds_only_hydra_files(run_dir, f"{hydra_cfg.job.name}.log")
     with one_line_errors("train"):
         try:
             train(cfg)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from a2a.errors import A2AError
-from a2a.mining.defaults import DEFAULT_WALLET_PATH, INPUT_TYPES, VALIDATOR_TIMEOUT
+from a2a.mining.defaults import DEFAULT_WALLET_PATH, INPUT_TYPES, OFFLINE_WALLET, VALIDATOR_TIMEOUT
 from a2a.mining.protocol import VPA2ASynapse
 from a2a.mining.sdk import import_bittensor
 from a2a.mining.server import LOOPBACK, no_external_ip_lookup
@@ -114,7 +114,7 @@ def query(
     out: str | Path | None = None,
     force: bool = False,
     miner_hotkey: str | None = None,
-    miner_wallet: tuple[str, str, str] = ("miner", "default", DEFAULT_WALLET_PATH),
+    miner_wallet: tuple[str, str, str] = (OFFLINE_WALLET, "default", DEFAULT_WALLET_PATH),
     wallet: tuple[str, str, str] = ("a2a-validator", "default", DEFAULT_WALLET_PATH),
     timeout: float = VALIDATOR_TIMEOUT,
     joint_map: str = "auto",

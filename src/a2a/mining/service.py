@@ -13,14 +13,16 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from a2a.doors import check_device
 from a2a.errors import A2AError
 from a2a.mining.chain import BlacklistPolicy, ChainView, MetagraphView, StaticView, require_registered
-from a2a.mining.defaults import LOOPBACK
+from a2a.mining.defaults import LOOPBACK, OFFLINE_WALLET, ONLINE_WALLET
 from a2a.mining.identity import check_subnet
 from a2a.mining.intake import IntakeLimits
 from a2a.mining.miner import Miner, MinerSettings
@@ -32,6 +34,8 @@ log = logging.getLogger("a2a.mining")
 
 BLOCK_SECONDS = 12.0
 GENERATE_OPTIONS = ("steps", "eta", "guidance", "samples", "style", "style_mix")
+# The settings the warm-up generation uses too (it keeps its own one-step sampler).
+WARM_UP_OPTIONS = ("guidance", "samples", "style", "style_mix")
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -54,12 +58,20 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when a GPU is visible, else ``cpu``; anything else as given (``cuda:1``)."""
+    """``auto`` → ``cuda`` when a GPU is visible, else ``cpu``; anything else as given (``cuda:1``) when
+    this machine has it (:class:`A2AError` naming ``mine.device`` otherwise)."""
     if device != "auto":
-        return str(device)
+        return str(check_device(str(device), "mine.device"))
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def check_port(port: Any, option: str) -> int:
+    """A TCP port a server can listen on (1..65535), or :class:`A2AError` naming ``option``."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise A2AError(f"{option}={port}: not a TCP port; choose one from 1 to 65535")
+    return port
 
 
 def settings_from_config(cfg: DictConfig) -> MinerSettings:
@@ -75,6 +87,11 @@ def settings_from_config(cfg: DictConfig) -> MinerSettings:
         allow_private_networks=tuple(str(network) for network in mine.allow_private_networks or ()),
     )
     generate_kwargs = {k: mine.generate[k] for k in GENERATE_OPTIONS if mine.generate.get(k) is not None}
+    if "style" in generate_kwargs and OmegaConf.is_config(generate_kwargs["style"]):
+        generate_kwargs["style"] = list(generate_kwargs["style"])  # two styles to mix
+    samples = generate_kwargs.get("samples")
+    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
+        raise A2AError(f"mine.generate.samples={samples}: draws per answer must be a whole number >= 1")
     if cfg.get("sampler"):
         generate_kwargs["sampler"] = OmegaConf.to_container(cfg.sampler, resolve=True)
     return MinerSettings(
@@ -84,6 +101,38 @@ def settings_from_config(cfg: DictConfig) -> MinerSettings:
         seed=None if cfg.seed is None else int(cfg.seed),
         generate_kwargs=generate_kwargs,
     )
+
+
+def warm_loader(settings: MinerSettings, **load_options: Any) -> Callable[[Path], Any]:
+    """The :class:`ModelSlot` loader: ``path -> generator`` by ``a2a.load(path, **load_options)``, its
+    generate settings checked and warmed up, at start and before a hot-reload swap (so no validator
+    request pays the set-up, and a checkpoint the settings do not fit is refused while the old model
+    keeps serving, instead of every request being answered "")."""
+    import a2a
+
+    kwargs = settings.generate_kwargs
+    used = {k: v for k, v in kwargs.items() if k in WARM_UP_OPTIONS}
+
+    def load_warm(path: Path) -> Any:
+        generator = a2a.load(path, **load_options)
+        if not generator.representation.validator_rig:
+            log.warning(
+                "event=rig_warning ckpt=%s rig=%s: the subnet-25 validators score SMPL-24 joint names; this "
+                "model answers in its own rig, so every answer scores as missing joints",
+                path,
+                type(generator.representation).__name__,
+            )
+        generator.sampler_for(kwargs.get("sampler"), kwargs.get("steps"), kwargs.get("eta"))
+        try:  # the warm-up answers with the configured style and draws: one this model cannot use fails
+            generator.warm_up(**used)
+        except A2AError as exc:
+            if not used:
+                raise
+            named = " ".join(f"mine.generate.{k}={v}" for k, v in used.items())
+            raise A2AError(f"{named}: {exc}") from None
+        return generator
+
+    return load_warm
 
 
 def policy_from_config(cfg: DictConfig) -> BlacklistPolicy:
@@ -96,29 +145,34 @@ def policy_from_config(cfg: DictConfig) -> BlacklistPolicy:
     )
 
 
+def wallet_name(cfg: DictConfig) -> str:
+    """``wallet.name``, or by default ``miner`` on a chain and ``a2a-offline`` offline: the wallet offline
+    mode creates is unencrypted and never backed up, so it must not be the one a user registers."""
+    if cfg.wallet.get("name"):
+        return str(cfg.wallet.name)
+    return OFFLINE_WALLET if cfg.offline else ONLINE_WALLET
+
+
 def open_wallet(cfg: DictConfig) -> Any:
     """The miner's wallet; offline mode creates an unencrypted one if it is missing."""
     import bittensor as bt
 
-    wallet = bt.Wallet(name=cfg.wallet.name, hotkey=cfg.wallet.hotkey, path=str(cfg.wallet.path))
+    name = wallet_name(cfg)
+    wallet = bt.Wallet(name=name, hotkey=cfg.wallet.hotkey, path=str(cfg.wallet.path))
     if not wallet.hotkey_file.exists_on_device():
         if not cfg.offline:
             raise A2AError(
-                f"wallet {cfg.wallet.name}/{cfg.wallet.hotkey} not found under {cfg.wallet.path}; create and "
+                f"wallet {name}/{cfg.wallet.hotkey} not found under {cfg.wallet.path}; create and "
                 "register it with btcli (see the README's mining section) or set wallet.name/wallet.hotkey"
             )
         wallet.create_if_non_existent(coldkey_use_password=False, hotkey_use_password=False, suppress=True)
-        log.info(
-            "event=wallet_created name=%s hotkey=%s path=%s",
-            cfg.wallet.name,
-            cfg.wallet.hotkey,
-            cfg.wallet.path,
-        )
+        log.info("event=wallet_created name=%s hotkey=%s path=%s", name, cfg.wallet.hotkey, cfg.wallet.path)
     return wallet
 
 
-def serve(cfg: DictConfig) -> None:
-    """Run the miner described by ``cfg`` (``conf/mine.yaml``) until SIGINT/SIGTERM."""
+def serve(cfg: DictConfig, on_serving: Callable[[], None] | None = None) -> None:
+    """Run the miner described by ``cfg`` (``conf/mine.yaml``) until SIGINT/SIGTERM; ``on_serving`` is
+    called once the axon answers requests."""
     import bittensor as bt
 
     configure_logging(cfg.logging.level)
@@ -134,7 +188,10 @@ def serve(cfg: DictConfig) -> None:
     threads = resolve_threads(cfg.mine.get("threads"), "mine.threads")
     compile_model = bool(cfg.mine.get("compile", False))
     bind_ip = LOOPBACK if cfg.offline else str(cfg.axon.ip or "0.0.0.0")
-    check_port_free(bind_ip, int(cfg.axon.port))
+    port = check_port(cfg.axon.port, "axon.port")
+    if cfg.axon.get("external_port") is not None:
+        check_port(cfg.axon.external_port, "axon.external_port")
+    check_port_free(bind_ip, port)
     wallet = open_wallet(cfg)
     hotkey = wallet.hotkey.ss58_address
 
@@ -151,31 +208,14 @@ def serve(cfg: DictConfig) -> None:
 
     import torch
 
-    import a2a
-
     torch.set_num_threads(threads)
     features_path = cfg.mine.get("features_path")
 
-    def load_warm(path):
-        # Warm before serving (and before a hot-reload swap) so no validator request pays the set-up.
-        generator = a2a.load(
-            path, device=device, precision=precision, compile=compile_model, features_path=features_path
-        )
-        if not generator.representation.validator_rig:
-            log.warning(
-                "event=rig_warning ckpt=%s rig=%s: the subnet-25 validators score SMPL-24 joint names; this "
-                "model answers in its own rig, so every answer scores as missing joints",
-                path,
-                type(generator.representation).__name__,
-            )
-        kwargs = settings.generate_kwargs
-        generator.sampler_for(kwargs.get("sampler"), kwargs.get("steps"), kwargs.get("eta"))
-        generator.warm_up()
-        return generator
-
+    load_warm = warm_loader(
+        settings, device=device, precision=precision, compile=compile_model, features_path=features_path
+    )
     slot = ModelSlot(ckpt, load_warm, float(cfg.mine.reload_poll_seconds))
     miner = Miner(slot, chain, policy, settings)
-    port = int(cfg.axon.port)
     if cfg.offline:
         axon = build_loopback_axon(
             wallet,
@@ -215,6 +255,8 @@ def serve(cfg: DictConfig) -> None:
         ckpt,
         getattr(slot.current, "info", {}),
     )
+    if on_serving is not None:
+        on_serving()
 
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
