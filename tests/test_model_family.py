@@ -1,4 +1,5 @@
-"""The model-family contract: a new family is new files plus a config, trained and served by the shared code.
+"""The model-family contract: a new family is new files plus a config, trained, evaluated and served (the
+miner) by the shared code.
 
 The toy family below lives entirely in files this test writes (a Python module with a denoiser and a loss,
 and a Hydra config in a config folder of its own); nothing in ``src/a2a`` knows about it.
@@ -6,19 +7,31 @@ and a Hydra config in a config folder of its own); nothing in ``src/a2a`` knows 
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import io
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
+from hydra import compose, initialize_config_dir
 
 import a2a
 from a2a.checkpoint import trust_modules
 from a2a.config import compose_config
 from a2a.errors import A2AError, CheckpointError
+from a2a.evaluate import evaluate
+from a2a.mining.chain import BlacklistPolicy, StaticView
+from a2a.mining.miner import Miner, MinerSettings
+from a2a.mining.protocol import VPA2ASynapse
+from a2a.mining.reload import ModelSlot
+from a2a.mining.service import warm_loader
 from a2a.motion.bvh import read_bvh
 from a2a.train import train
+from tests.conftest import CONF
 
 TOY_MODULE = '''
 """A toy model family: a per-frame MLP denoiser and an L1 loss."""
@@ -160,6 +173,30 @@ def test_a_new_family_trains_generates_and_serves_from_new_files_only(
     # The shared sampler swap works on the new family too.
     ddpm = gen.generate(wave, sr=22050, seed=0, sampler={"_target_": "a2a.diffusion.DDPMSampler"})
     assert ddpm.num_frames == 90 and not np.allclose(ddpm.poses, motion.poses)
+
+    # evaluate.py's door scores it like any checkpoint ...
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        eval_cfg = compose(
+            "evaluate",
+            [f"ckpt={ckpt}", "data=tiny", f"data.source={synthetic_root}", f"output_dir={tmp_path / 'eval'}",
+             "render=0", "bootstrap=50", "max_sequences=1"],
+        )  # fmt: skip
+    report = evaluate(eval_cfg)
+    model_row = report["rows"][-1]
+    assert model_row["kind"] == "model" and 0.0 < model_row["reward_mean"] < 1.0
+
+    # ... and the miner serves it: the shared loader warms it up, a request gets its BVH.
+    slot = ModelSlot(ckpt, warm_loader(MinerSettings()), poll_seconds=0)
+    miner = Miner(slot, StaticView(), BlacklistPolicy.open(), MinerSettings())
+    buffer = io.BytesIO()
+    sf.write(buffer, wave, 22050, format="WAV")
+    request = VPA2ASynapse(input_type="data", audio_input=base64.b64encode(buffer.getvalue()).decode())
+    try:
+        answer = asyncio.run(miner.forward(request))
+    finally:
+        miner.close()
+    assert miner.last_request["status"] == "ok"
+    assert read_bvh(answer.animation_output).num_frames == 90
 
 
 def test_conditions_are_checked_at_composition(toy_family, synthetic_root, tmp_path):
