@@ -214,6 +214,25 @@ def test_gesture_evaluation_refuses_what_it_cannot_score(
         evaluate(_cfg([f"ckpt={dsg_two_steps}", "split=holdout", *common]))
 
 
+def test_dance_evaluation_refuses_a_gesture_checkpoint(dsg_two_steps, synthetic_root, tmp_path):
+    with pytest.raises(
+        A2AError,
+        match=r"answers in its own rig \(DSGRepresentation: a gesture model\?\), so it cannot be scored on "
+        r"dance data; evaluate it with gesture data",
+    ):
+        evaluate(
+            _cfg(
+                [
+                    f"ckpt={dsg_two_steps}",
+                    "data=tiny",
+                    f"data.source={synthetic_root}",
+                    f"output_dir={tmp_path}",
+                ]
+            )
+        )
+    assert not any(tmp_path.iterdir())  # refused before any output
+
+
 @pytest.mark.parametrize("command", _bash_lines("python evaluate.py "), ids=lambda c: " ".join(c[2:]))
 def test_readme_evaluate_commands_compose_and_route(command):
     cfg = _cfg(command[2:])

@@ -581,7 +581,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     sweep = [str(name) for name in (cfg.get("sweep") or [])]
     sweep_samplers = {name: group_member("sampler", name) for name in sweep}
     # Every setting a row will use is checked now, not after the data is read and the features extracted.
-    for generator in generators:
+    for path, generator in zip(paths, generators, strict=True):
+        if not generator.representation.validator_rig:
+            raise A2AError(
+                f"{path}: this checkpoint answers in its own rig ({type(generator.representation).__name__}: "
+                "a gesture model?), so it cannot be scored on dance data; evaluate it with gesture data "
+                "(data=zeggs or data=gesture_synthetic)"
+            )
         for setting in list(sweep_samplers.values()) or [sampler]:
             generator.sampler_for(setting, cfg.get("steps"))
         if generator.features is None:  # raises the error that names the missing weights (features_path)
