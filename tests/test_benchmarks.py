@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -38,3 +41,47 @@ def test_benchmark_help_runs(name, capsys):
     with pytest.raises(SystemExit) as stop:
         _load(name).main(["--help"])
     assert stop.value.code == 0 and "usage" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [
+            "bench_attention.py",
+            "--batch-sizes",
+            "1",
+            "--tiny-batch-sizes",
+            "2",
+            "--iters",
+            "1",
+            "--warmup",
+            "0",
+        ],
+        [
+            "bench_train.py",
+            "--batch-sizes",
+            "1",
+            "--tiny-batch-sizes",
+            "2",
+            "--iters",
+            "1",
+            "--warmup",
+            "0",
+            "--no-memory",
+            "--no-backends",
+        ],
+        ["bench_validator.py", "--seconds", "2", "--repeats", "1"],
+    ],
+    ids=lambda command: command[0],
+)
+def test_benchmark_scripts_run(command):
+    """``make bench`` runs each script; the smallest settings catch an API change that breaks one."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / command[0]), *command[1:]],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
