@@ -13,7 +13,9 @@ seeded continuation denoises one window after the other, each adding 88 − 8 = 
 
 for 50 DDIM steps and for the original's 1000 DDPM steps. A short real sampler run (``--check-steps``
 DDIM steps through :class:`a2a.diffusion.DDIMSampler`) checks that the sampler adds little beyond the
-forward passes. WavLM feature extraction is not included.
+forward passes, and ``--end-to-end-seconds`` of speech are generated end to end through
+``Generator.generate_features`` (seeded continuation, 50 DDIM steps, unguided and with style guidance 2,
+decoding included). WavLM feature extraction is not included (its weights are a download).
 
 Timing: ``--warmup`` untimed calls, then ``--iters`` timed ones; the median is reported (``best`` is the
 fastest, the least disturbed on a shared machine).
@@ -128,6 +130,51 @@ def time_training(batch: int, device: str, warmup: int, iters: int) -> dict[str,
     return {"median": statistics.median(times), "best": min(times)}
 
 
+def time_end_to_end(seconds: float, steps: int, device: str, guidance: float | None) -> float:
+    """Wall seconds of ``Generator.generate_features`` for ``seconds`` of speech with the full-size
+    ``model=dsg`` (random weights, identity normaliser; random WavLM-Large-sized features, since the
+    extraction needs the downloaded WavLM): seeded continuation window by window, ``steps`` DDIM steps,
+    ``guidance`` on the style (None: unguided), decoding to joint rotations included."""
+    from omegaconf import OmegaConf
+
+    from a2a.config import compose_config, instantiate
+    from a2a.generate import Generator
+    from a2a.motion.normalizer import ZScoreNormalizer
+
+    cfg = compose_config(
+        "train", ["model=dsg", "data=zeggs", "features=wavlm", "features.path=null", "data.source=-"]
+    )
+    OmegaConf.resolve(cfg)
+    torch.manual_seed(0)
+    representation = instantiate(cfg.model.representation)
+    identity = torch.stack([-torch.ones(representation.dim), torch.ones(representation.dim)])
+    generator = Generator(
+        instantiate(cfg.model.denoiser),
+        instantiate(cfg.model.schedule),
+        representation,
+        ZScoreNormalizer().fit(identity),
+        None,
+        DDIMSampler(steps=steps, eta=0.0),
+        instantiate(cfg.model.longform),
+        sampler_config={"_target_": "a2a.diffusion.DDIMSampler", "steps": steps, "eta": 0.0},
+        guidance_weight=1.0,
+        vocabularies={"style": list(cfg.data.styles)},
+        fps=float(cfg.model.fps),
+        window=int(cfg.model.window),
+        info={"path": "random dsg", "feature_dim": int(cfg.features.dim), "model": "dsg"},
+        device=device,
+    )
+    frames = int(seconds * FPS)
+    features = torch.randn(frames, int(cfg.features.dim), generator=torch.Generator().manual_seed(1)).numpy()
+    weight = None if guidance is None else {"style": guidance}
+    generator.generate_features(features[:FPS], seed=0, style="Happy", guidance=weight)  # warm-up
+    sync(device)
+    start = time.perf_counter()
+    generator.generate_features(features, seed=0, style="Happy", guidance=weight)
+    sync(device)
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -137,6 +184,12 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--check-steps", type=int, default=10, help="DDIM steps of the real sampler run")
     parser.add_argument("--train-batch", type=int, default=8, help="windows per training step (0: skip)")
+    parser.add_argument(
+        "--end-to-end-seconds",
+        type=float,
+        default=12.0,
+        help="speech timed end to end, 50 DDIM steps (0: skip)",
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -174,6 +227,20 @@ def main() -> None:
             f"real DDIM run, {args.check_steps} steps, batch 1: {elapsed:.3f} s "
             f"({1000 * elapsed / args.check_steps:.1f} ms per step)"
         )
+    end_to_end = None
+    if args.end_to_end_seconds:
+        end_to_end = {"seconds_of_speech": args.end_to_end_seconds, "steps": DDIM_STEPS}
+        for label, guidance in (("unguided", None), ("style_guidance_2", 2.0)):
+            elapsed = time_end_to_end(args.end_to_end_seconds, DDIM_STEPS, args.device, guidance)
+            end_to_end[label] = {
+                "seconds": round(elapsed, 3),
+                "s_per_s": round(elapsed / args.end_to_end_seconds, 3),
+            }
+            print(
+                f"end to end, {args.end_to_end_seconds:g} s of speech, {DDIM_STEPS} DDIM steps, {label}: "
+                f"{elapsed:.2f} s = {elapsed / args.end_to_end_seconds:.3f} s per s of speech "
+                "(feature extraction excluded)"
+            )
     training = None
     if args.train_batch:
         timing = time_training(args.train_batch, args.device, 2, max(3, args.iters // 4))
@@ -194,6 +261,7 @@ def main() -> None:
                 "params": params,
                 "rows": rows,
                 "sampler_check": check,
+                "end_to_end": end_to_end,
                 "training": training,
             }
         )
