@@ -40,6 +40,9 @@ from a2a.errors import A2AError
 BlendFn = Callable[[Tensor, Tensor, Tensor], Tensor]
 # align_fn(reference [C], window [W, C]) -> window moved so that its first frame continues the reference
 AlignFn = Callable[[Tensor, Tensor], Tensor]
+# Windows start at least this fraction of a window apart: a smaller hop only adds windows (one per frame
+# at the limit, each a full denoising batch row) for overlaps that the cross-fade cannot use.
+MIN_HOP_FRACTION = 0.1
 
 
 def _check_window_hop(window: int, hop: int) -> tuple[int, int]:
@@ -370,7 +373,8 @@ class OverlapStitch(LongFormStrategy):
     to agree after every step (:class:`WindowOverlap`), then stitched with a cross-fade.
 
     Args:
-        hop_fraction: hop as a fraction of the window (EDGE: 0.5, i.e. 75 of 150 frames).
+        hop_fraction: hop as a fraction of the window, in [:data:`MIN_HOP_FRACTION`, 1] (EDGE: 0.5, i.e. 75
+            of 150 frames).
         ramp_guidance: with more than one window, ramp the guidance weight in over the steps
             (:class:`RampGuidance`, EDGE's ``long_ddim_sample``); a single window always uses it throughout.
         constrain_final: copy the overlaps on the final x̂0 as well (then the windows agree exactly, the
@@ -382,8 +386,8 @@ class OverlapStitch(LongFormStrategy):
         self, hop_fraction: float = 0.5, ramp_guidance: bool = True, constrain_final: bool = False
     ) -> None:
         hop_fraction = float(hop_fraction)
-        if not 0.0 < hop_fraction <= 1.0:
-            raise A2AError(f"longform.hop_fraction must lie in (0, 1], got {hop_fraction}")
+        if not MIN_HOP_FRACTION <= hop_fraction <= 1.0:
+            raise A2AError(f"longform.hop_fraction must lie in [{MIN_HOP_FRACTION}, 1], got {hop_fraction}")
         self.hop_fraction = hop_fraction
         self.ramp_guidance = bool(ramp_guidance)
         self.constrain_final = bool(constrain_final)

@@ -40,6 +40,9 @@ from a2a.diffusion.schedules import NoiseSchedule, standard_normal
 from a2a.errors import A2AError
 
 StepPlan = list[tuple[int, int, float | dict[str, float] | None]]
+# The posterior mean evaluates k·B rows in one batch: a bound keeps a stored k from allocating without
+# limit (the average barely moves past a few dozen draws).
+MAX_DRAWS = 64
 
 
 def _cond_device(cond: Conditioning) -> torch.device | None:
@@ -342,13 +345,15 @@ class PosteriorMeanSampler(Sampler):
     full sampling (:class:`DDIMSampler` with 50 steps). Few-step DDIM lies in between.
 
     Args:
-        k: noise draws averaged (cost grows linearly with k). ``x_T``, when given to :meth:`sample`, is
-            ``[k·B, T, D]``: rows ``j·B … (j+1)·B − 1`` are draw j.
+        k: noise draws averaged, 1..:data:`MAX_DRAWS` (cost grows linearly with k). ``x_T``, when given
+            to :meth:`sample`, is ``[k·B, T, D]``: rows ``j·B … (j+1)·B − 1`` are draw j.
     """
 
     def __init__(self, k: int = 1) -> None:
         super().__init__(0.0)
         self.k = _positive_int(k, "k", "noise draws averaged")
+        if self.k > MAX_DRAWS:
+            raise A2AError(f"sampler.k must lie in 1..{MAX_DRAWS} (noise draws averaged), got {self.k}")
 
     def timestep_pairs(self, schedule: NoiseSchedule) -> list[tuple[int, int]]:
         return [(schedule.num_steps - 1, FINAL_STEP)]
