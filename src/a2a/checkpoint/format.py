@@ -22,6 +22,7 @@ and converted EDGE weights get EDGE's per-slice features.
 from __future__ import annotations
 
 import copy
+import math
 import os
 from collections.abc import Mapping
 from importlib.metadata import version as package_version
@@ -30,6 +31,7 @@ from typing import Any
 
 import torch
 
+from a2a.audio.features import WINDOWINGS
 from a2a.checkpoint.configs import check_config, check_plain
 from a2a.errors import CheckpointError
 from a2a.version import __version__
@@ -64,7 +66,6 @@ REQUIRED_HPARAMS = (
 # allocates for it (a window's activations grow with its square in attention).
 MAX_FPS = 240.0
 MAX_WINDOW = 4096
-WINDOWINGS = ("per_song", "per_slice")  # as a2a.audio.features.WINDOWINGS (not imported: audio stack)
 # a condition classifier (model=genre_classifier) is not a generator
 CLASSIFIER_KIND = "classifier"
 CLASSIFIER_HPARAMS = ("network", "target", "features", "fps", "window")
@@ -243,8 +244,10 @@ def _check_values(entries: Mapping[str, Any], prefix: str) -> None:
         raise _refuse(f"{prefix}window", window, f"a whole number of frames in 1..{MAX_WINDOW}")
     weight = entries.get("guidance_weight", 1.0)
     weights = weight.values() if isinstance(weight, Mapping) else [weight]
-    if not all(_number(w) for w in weights):
-        raise _refuse(f"{prefix}guidance_weight", weight, "a number or a mapping of condition to number")
+    if not all(_number(w) and math.isfinite(w) and w >= 0 for w in weights):
+        raise _refuse(
+            f"{prefix}guidance_weight", weight, "a finite number >= 0 or a mapping of condition to one"
+        )
     conditions = entries.get("conditions", [])
     if not (isinstance(conditions, list) and all(isinstance(c, str) for c in conditions)):
         raise _refuse(f"{prefix}conditions", conditions, "a list of condition names")
