@@ -518,13 +518,18 @@ def combine_motions(motions: list[Motion], reduce: str = "mean") -> Motion:
     return motions[0].with_poses(poses, trans)  # on the draws' own rig
 
 
-def _local_paths(
-    config: dict[str, Any], features_path: str | os.PathLike | None, where: str
+def _local_settings(
+    config: dict[str, Any],
+    features_path: str | os.PathLike | None,
+    device: str | torch.device,
+    where: str,
 ) -> dict[str, Any]:
-    """The extractor config with its local paths from the user, never from the checkpoint: the file's
-    values become ``None`` (a published checkpoint must not choose where the loader reads or writes) and
-    ``features_path`` fills the first one."""
-    local = check_config(config, "features", where).local_paths
+    """The extractor config with its local settings from the user, never from the checkpoint: the file's
+    paths become ``None`` (a published checkpoint must not choose where the loader reads or writes),
+    ``features_path`` fills the first one, and the extractor runs on the generator's ``device`` (not on
+    the one it was trained on)."""
+    cls = check_config(config, "features", where)
+    local = cls.local_paths
     ignored = [key for key in local if config.get(key) is not None]
     if ignored:
         shown = ", ".join(ignored)
@@ -532,6 +537,8 @@ def _local_paths(
     config = {**config, **dict.fromkeys(local)}
     if features_path is not None:
         config[local[0] if local else "path"] = str(features_path)
+    if cls.local_device is not None:
+        config[cls.local_device] = str(torch.device(device))
     return config
 
 
@@ -546,8 +553,9 @@ def load(
 
     ``features_path`` points the audio feature extractor at its weights (a WavLM-Large folder, the Jukebox
     files) where the checkpoint cannot carry them; without it such a model still loads, and generating
-    from audio explains what is missing (``generate_features`` works). ``precision`` (fp32, bf16, fp16)
-    and ``compile`` choose how the denoiser runs (:mod:`a2a.runtime`).
+    from audio explains what is missing (``generate_features`` works). ``device`` is where the denoiser
+    and the feature extractor run, whatever device the checkpoint was trained on. ``precision`` (fp32,
+    bf16, fp16) and ``compile`` choose how the denoiser runs (:mod:`a2a.runtime`).
     """
     path = Path(path)
     ckpt = read_checkpoint(path)
@@ -589,7 +597,7 @@ def load(
     features_cfg = hparams["features"]
     extractor_cfg = features_cfg.get("extractor")  # None: no a2a extractor (generate_features only)
     if extractor_cfg is not None:
-        extractor_cfg = _local_paths(extractor_cfg, features_path, f"{where} features.extractor")
+        extractor_cfg = _local_settings(extractor_cfg, features_path, device, f"{where} features.extractor")
     features, features_error = None, None
     if extractor_cfg is not None:
         try:
@@ -619,13 +627,19 @@ def load(
             f"{path}: the denoiser makes {width} motion channels but the representation "
             f"{type(representation).__name__} has {representation.dim}: its output cannot become motion"
         )
+    schedule = build(hparams["schedule"], "schedule", f"{where} schedule")
+    sampler = build(hparams["sampler"], "sampler", f"{where} sampler")
+    try:  # the checkpoint's own sampler must fit its schedule: refused here, not at the first request
+        sampler.timestep_pairs(schedule)
+    except A2AError as exc:
+        raise CheckpointError(f"{where} sampler: {exc}") from None
     return Generator(
         denoiser,
-        build(hparams["schedule"], "schedule", f"{where} schedule"),
+        schedule,
         representation,
         normalizer_from_state_dict(meta["normalizer"]),
         features,
-        build(hparams["sampler"], "sampler", f"{where} sampler"),
+        sampler,
         longform,
         sampler_config=dict(hparams["sampler"]),
         vocabularies=vocabularies,

@@ -50,11 +50,16 @@ class AudioFeatureExtractor(ABC):
     ``local_paths`` lists the settings that name local files or folders (model weights, a cache): a
     checkpoint's values for them are never used, only the ones the user gives (``features_path``), so a
     published checkpoint cannot make the loader read or write where it chooses.
+
+    ``local_device`` names the setting that picks the torch device the extractor runs on, if it has one:
+    like the paths, it is local — :func:`a2a.load` sets it to the generator's device, whatever the
+    checkpoint stored (a model trained on a GPU still extracts on the device its user chose).
     """
 
     name: ClassVar[str] = "features"
     file_params: ClassVar[tuple[str, ...]] = ()
     local_paths: ClassVar[tuple[str, ...]] = ()
+    local_device: ClassVar[str | None] = None
     fps: int
     sr: int
 
@@ -442,6 +447,7 @@ class PretrainedAudioFeatures(AudioFeatureExtractor):
     """
 
     local_paths: ClassVar[tuple[str, ...]] = ("path",)
+    local_device: ClassVar[str | None] = "device"
 
     def __init__(
         self,

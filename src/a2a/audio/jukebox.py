@@ -214,6 +214,7 @@ class JukeboxFeatures(AudioFeatureExtractor):
 
     name: ClassVar[str] = "jukebox"
     local_paths: ClassVar[tuple[str, ...]] = ("path",)
+    local_device: ClassVar[str | None] = "device"
 
     def __init__(
         self,
