@@ -430,6 +430,17 @@ def test_malformed_values_are_one_line(edit, expected, tiny_checkpoint, tmp_path
     assert _refusal(path) == f"{path}: {expected}"
 
 
+def test_draw_and_hop_bounds_are_inclusive():
+    from a2a.diffusion import OverlapStitch, PosteriorMeanSampler
+    from a2a.errors import A2AError
+
+    assert PosteriorMeanSampler(k=64).k == 64
+    assert OverlapStitch(hop_fraction=0.1).hop(150) == 15 and OverlapStitch(hop_fraction=1).hop(150) == 150
+    for fraction in (0.0999, 1.01, float("nan")):
+        with pytest.raises(A2AError, match=r"^longform\.hop_fraction must lie in \[0\.1, 1\], got "):
+            OverlapStitch(hop_fraction=fraction)
+
+
 def test_malformed_values_exit_2_at_the_generate_door(tiny_checkpoint, tmp_path, capsys):
     path = _plant(tiny_checkpoint, tmp_path / "bad.ckpt", _with_hparams(window="abc"))
     wav = tmp_path / "song.wav"

@@ -195,6 +195,10 @@ def test_long_form_posterior_mean_windows_agree_or_blend():
         ),
         (lambda: PosteriorMeanSampler(k=True), r"^sampler\.k must be a positive integer .*, got True$"),
         (
+            lambda: PosteriorMeanSampler(k=65),
+            r"^sampler\.k must lie in 1\.\.64 \(noise draws averaged\), got 65$",
+        ),
+        (
             lambda: DDIMSampler(steps=1001).timestep_pairs(COSINE),
             r"^sampler\.steps=1001 exceeds the schedule's num_steps=1000; use 1\.\.1000$",
         ),
