@@ -226,19 +226,19 @@ MEMBERS = "checkpoint, ddim, ddim_2, ddim_20, ddim_5, ddim_50, ddpm, posterior_m
         (
             "train_mistyped_epochs",
             "train",
-            "trainer.max_epochs=abc: trainer.max_epochs must be a number (default 30)",
+            "trainer.max_epochs=abc: trainer.max_epochs must be a whole number (default 30)",
         ),
         (
             "evaluate_mistyped_samples",
             "evaluate",
-            "samples=abc: samples must be a list of numbers (default [1])",
+            "samples=abc: samples must be a whole number or a list of whole numbers (default [1])",
         ),
         (
             "mine_mistyped_seconds",
             "mine",
             "mine.max_audio_seconds=abc: mine.max_audio_seconds must be a number (default 300)",
         ),
-        ("mine_mistyped_port", "mine", "axon.port=abc: axon.port must be a number (default 8091)"),
+        ("mine_mistyped_port", "mine", "axon.port=abc: axon.port must be a whole number (default 8091)"),
     ],
 )
 def test_a_bad_override_is_one_line_before_hydra_starts_a_run(runs, run, program, line):
