@@ -150,3 +150,23 @@ def test_mine_help_shows_only_the_miners_config(tmp_path):
     assert "mine.force=true" in text and "\nnetuid: 25\n" in text and "\nmine:\n  force: false\n" in text
     assert "Configuration groups" not in text and "edge_adan" not in text and "\nmodel:" not in text
     assert list(home.iterdir()) == []  # --help imports no bittensor
+
+
+def test_parameter_count_builds_the_denoiser_on_the_meta_device(tiny_checkpoint, monkeypatch):
+    """``a2a convert-*`` prints the denoiser's parameter count without allocating or initialising it."""
+    import a2a.checkpoint
+    from a2a.checkpoint import build, read_checkpoint
+    from a2a.cli import _parameter_count
+
+    config = read_checkpoint(tiny_checkpoint)["hyper_parameters"]["denoiser"]
+    expected = sum(p.numel() for p in build(config, "denoiser", "denoiser").parameters())
+    devices = []
+
+    def recording_build(*args, **kwargs):
+        built = build(*args, **kwargs)
+        devices.extend({p.device.type for p in built.parameters()})
+        return built
+
+    monkeypatch.setattr(a2a.checkpoint, "build", recording_build)
+    assert _parameter_count(tiny_checkpoint) == expected > 0
+    assert devices == ["meta"]

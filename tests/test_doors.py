@@ -226,19 +226,19 @@ MEMBERS = "checkpoint, ddim, ddim_2, ddim_20, ddim_5, ddim_50, ddpm, posterior_m
         (
             "train_mistyped_epochs",
             "train",
-            "trainer.max_epochs=abc: trainer.max_epochs must be a number (default 30)",
+            "trainer.max_epochs=abc: trainer.max_epochs must be a whole number (default 30)",
         ),
         (
             "evaluate_mistyped_samples",
             "evaluate",
-            "samples=abc: samples must be a list of numbers (default [1])",
+            "samples=abc: samples must be a whole number or a list of whole numbers (default [1])",
         ),
         (
             "mine_mistyped_seconds",
             "mine",
             "mine.max_audio_seconds=abc: mine.max_audio_seconds must be a number (default 300)",
         ),
-        ("mine_mistyped_port", "mine", "axon.port=abc: axon.port must be a number (default 8091)"),
+        ("mine_mistyped_port", "mine", "axon.port=abc: axon.port must be a whole number (default 8091)"),
     ],
 )
 def test_a_bad_override_is_one_line_before_hydra_starts_a_run(runs, run, program, line):
@@ -404,3 +404,59 @@ def test_evaluate_empty_folder_is_one_line_and_exit_2(tiny_checkpoint, tmp_path,
     assert exited.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"evaluate: error: {tmp_path / 'empty'}: ")
+
+
+def _hydra_run(run_dir: Path, output_subdir: str = ".hydra") -> None:
+    """Record a Hydra run in ``run_dir`` as the doors see it (``HydraConfig``), job name ``app``."""
+    from hydra.core.hydra_config import HydraConfig
+
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=["data.source=x", f"hydra.run.dir={run_dir}", f"hydra.output_subdir={output_subdir}"],
+            return_hydra_config=True,
+        )
+    cfg.hydra.runtime.output_dir = str(run_dir)
+    HydraConfig.instance().set_config(cfg)
+
+
+def _fail(keep_checkpoints: bool, checkpoint: Path | None = None) -> None:
+    """A run that fails, after writing ``checkpoint`` when one is named."""
+    from a2a.doors import FailedRunCleanup
+
+    with pytest.raises(A2AError), FailedRunCleanup(keep_checkpoints=keep_checkpoints):
+        if checkpoint is not None:
+            checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            checkpoint.write_bytes(b"weights")
+        raise A2AError("the run failed")
+
+
+@pytest.mark.parametrize(
+    ("keep_checkpoints", "checkpoint", "kept"),
+    [(True, False, False), (True, True, True), (False, True, False), (False, False, False)],
+)
+def test_a_failed_run_removes_its_directory_unless_training_saved_a_checkpoint(
+    tmp_path, keep_checkpoints, checkpoint, kept
+):
+    run = tmp_path / "run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / "app.log").write_text("")
+    _hydra_run(run)
+    _fail(keep_checkpoints, run / "checkpoints" / "last.ckpt" if checkpoint else None)
+    assert run.exists() == kept
+
+
+def test_a_failed_resume_removes_only_the_config_folder_it_added(tmp_path):
+    prior = tmp_path / "prior"
+    (prior / ".hydra" / "resumed-1").mkdir(parents=True)
+    (prior / ".hydra" / "config.yaml").write_text("seed: 0\n")
+    (prior / "checkpoints").mkdir()
+    (prior / "checkpoints" / "last.ckpt").write_bytes(b"weights")
+    _hydra_run(prior, ".hydra/resumed-1")
+    _fail(keep_checkpoints=True)
+    assert sorted(p.relative_to(prior).as_posix() for p in prior.rglob("*")) == [
+        ".hydra",
+        ".hydra/config.yaml",
+        "checkpoints",
+        "checkpoints/last.ckpt",
+    ]

@@ -112,6 +112,21 @@ def start_miner(wallet, generator_or_slot, *, chain=None, policy=None, **setting
     return RunningMiner(miner, axon, wallet, port)
 
 
+def query_miner(
+    running: RunningMiner, root: Path, audio, out: Path, input_type: str = "data", **kwargs
+) -> dict:
+    """``query`` (as ``a2a query`` sends it) from the validator wallet under ``root`` to ``running``."""
+    return query(
+        audio,
+        input_type=input_type,
+        out=out,
+        port=running.port,
+        miner_wallet=(OFFLINE_WALLET, "default", str(root)),
+        wallet=("validator", "default", str(root)),
+        **kwargs,
+    )
+
+
 async def call_many(wallet, axon_info, synapses, timeout: float = 20.0) -> list:
     """One Dendrite per request (as separate validators): concurrent nonces never collide."""
     with no_external_ip_lookup():
@@ -148,14 +163,9 @@ def test_round_trip_data_and_url_with_fake_generator(wallets, audio_file, tmp_pa
     root, miner_wallet, _ = wallets
     running = start_miner(miner_wallet, SlowStaticGenerator())
     try:
-        kwargs = dict(
-            port=running.port,
-            miner_wallet=(OFFLINE_WALLET, "default", str(root)),
-            wallet=("validator", "default", str(root)),
-        )
-        by_data = query(audio_file, input_type="data", out=tmp_path / "data.bvh", **kwargs)
-        by_url = query(
-            audio_file, input_type="url", out=tmp_path / "url.bvh", reference=tmp_path / "data.bvh", **kwargs
+        by_data = query_miner(running, root, audio_file, tmp_path / "data.bvh")
+        by_url = query_miner(
+            running, root, audio_file, tmp_path / "url.bvh", "url", reference=tmp_path / "data.bvh"
         )
     finally:
         running.stop()
@@ -422,13 +432,8 @@ def test_tiny_checkpoint_round_trip(wallets, tiny_checkpoint, tmp_path):
     slot = ModelSlot(tiny_checkpoint, lambda path: a2a.load(path, device="cpu"), poll_seconds=0)
     running = start_miner(miner_wallet, slot, seed=0)
     try:
-        kwargs = dict(
-            port=running.port,
-            miner_wallet=(OFFLINE_WALLET, "default", str(root)),
-            wallet=("validator", "default", str(root)),
-        )
-        first = query(song, input_type="data", out=tmp_path / "first.bvh", **kwargs)
-        second = query(song, input_type="url", out=tmp_path / "second.bvh", reference=first["bvh"], **kwargs)
+        first = query_miner(running, root, song, tmp_path / "first.bvh")
+        second = query_miner(running, root, song, tmp_path / "second.bvh", "url", reference=first["bvh"])
     finally:
         running.stop()
     assert first["status_code"] == 200 and second["status_code"] == 200
@@ -449,14 +454,7 @@ def test_the_request_log_names_the_picked_genre(wallets, audio_file, tmp_path, c
     running = start_miner(miner_wallet, GenrePickingGenerator())
     try:
         with caplog.at_level("INFO", logger="a2a.mining"):
-            result = query(
-                audio_file,
-                input_type="data",
-                out=tmp_path / "answer.bvh",
-                port=running.port,
-                miner_wallet=(OFFLINE_WALLET, "default", str(root)),
-                wallet=("validator", "default", str(root)),
-            )
+            result = query_miner(running, root, audio_file, tmp_path / "answer.bvh")
     finally:
         running.stop()
     assert result["status_code"] == 200
@@ -570,14 +568,7 @@ def test_dsg_checkpoint_is_served_in_its_rig(wallets, tmp_path, gesture_root):
     slot = ModelSlot(ckpt, lambda path: a2a.load(path, device="cpu"), poll_seconds=0)
     running = start_miner(miner_wallet, slot, seed=0, generate_kwargs={"style": "Relaxed"})
     try:
-        answer = query(
-            speech,
-            input_type="data",
-            out=tmp_path / "answer.bvh",
-            port=running.port,
-            miner_wallet=(OFFLINE_WALLET, "default", str(root)),
-            wallet=("validator", "default", str(root)),
-        )
+        answer = query_miner(running, root, speech, tmp_path / "answer.bvh")
     finally:
         running.stop()
     assert answer["status_code"] == 200 and answer["frames"] == 50  # 2.5 s at 20 fps

@@ -216,10 +216,15 @@ def _cmd_convert_dsg(args: argparse.Namespace) -> int:
 
 def _parameter_count(ckpt: Path) -> int:
     """Learned parameters of a checkpoint's denoiser, counted on the denoiser its configuration builds (the
-    checkpoint's tensors also hold buffers, which are not parameters)."""
+    checkpoint's tensors also hold buffers, which are not parameters). Built on the meta device: shapes
+    only, no memory and no random initialisation."""
+    import torch
+
     from a2a.checkpoint import build, read_checkpoint
 
-    denoiser = build(read_checkpoint(ckpt)["hyper_parameters"]["denoiser"], "denoiser", f"{ckpt} denoiser")
+    config = read_checkpoint(ckpt)["hyper_parameters"]["denoiser"]
+    with torch.device("meta"):
+        denoiser = build(config, "denoiser", f"{ckpt} denoiser")
     return sum(p.numel() for p in denoiser.parameters())
 
 

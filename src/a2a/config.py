@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import hydra.utils
-from hydra.errors import InstantiationException
+from hydra.errors import HydraException, InstantiationException
 from omegaconf import OmegaConf
 
 from a2a.errors import A2AError
@@ -40,17 +41,19 @@ def check_command_line(name: str, program: str, argv: list[str]) -> None:
     """
     import sys
 
-    from hydra.errors import HydraException
-
     if any(arg.startswith("-") for arg in argv):
         return
     try:
         cfg = compose_config(name, argv)
         # The defaults the value overrides replace: the same groups chosen, no values changed.
         defaults = compose_config(name, [arg for arg in argv if _is_group_choice(arg)])
-        problem = _missing_value(cfg) or _mistyped_override(cfg, defaults, argv)
+        problem = (
+            _missing_value(cfg)
+            or _unchosen_group_override(name, defaults, argv)
+            or _mistyped_override(cfg, defaults, argv)
+        )
     except (HydraException, ValueError) as exc:
-        problem = _override_error(exc, argv)
+        problem = _override_error(exc, name, argv)
     if problem:
         print(f"{program}: error: {problem}", file=sys.stderr)
         sys.exit(2)
@@ -80,41 +83,88 @@ def _missing_value(cfg: Any) -> str | None:
     return f"{key} is required: give {key}=VALUE on the command line" if key else None
 
 
-# Keys whose numeric default has word or list alternatives (Lightning's devices: 2, "auto", [0, 1]).
-FREE_FORM = frozenset({"trainer.devices"})
+# Keys whose default is a number or a flag but that Lightning also takes as a word or a list
+# (devices: 2, "auto", [0, 1]; deterministic: true, false, "warn").
+FREE_FORM = frozenset({"trainer.devices", "trainer.deterministic"})
+# Keys (last part) whose whole-number default may be given as a fraction: Lightning's batch limits and
+# check interval take a share of the epoch (0.1), and durations are seconds.
+FRACTIONAL = frozenset(
+    {
+        "limit_train_batches",
+        "limit_val_batches",
+        "limit_test_batches",
+        "limit_predict_batches",
+        "overfit_batches",
+        "val_check_interval",
+    }
+)
+# Keys (last part) whose number default may also be given per condition: ``{genre: 3, audio: 2}``
+# (classifier-free guidance weights, see conf/model/edge_genre.yaml).
+PER_CONDITION = frozenset({"guidance_weight", "guidance"})
 
 
-def _kind(value: Any) -> str | None:
-    """What an override of a key whose default is ``value`` must be, or None where anything goes."""
-    if isinstance(value, bool):
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _takes_fraction(key: str) -> bool:
+    leaf = key.rpartition(".")[2]
+    return leaf in FRACTIONAL or leaf.endswith(("seconds", "timeout"))
+
+
+def _kind(key: str, default: Any) -> str | None:
+    """What an override of ``key`` whose default is ``default`` must be, or None where anything goes."""
+    if isinstance(default, bool):
         return "true or false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, list):
-        numbers = value and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
-        return "a list of numbers" if numbers else "a list"
+    if _number(default):
+        number = "a whole number" if _whole(default) and not _takes_fraction(key) else "a number"
+        if key.rpartition(".")[2] in PER_CONDITION:
+            return f"{number} or a {{condition: {number.removeprefix('a ')}}} mapping"
+        return number
+    if isinstance(default, list):
+        if default and all(_whole(v) for v in default):
+            return "a whole number or a list of whole numbers"
+        if default and all(_number(v) for v in default):
+            return "a number or a list of numbers"
+        return "a list"
     return None
 
 
-def _fits(value: Any, kind: str) -> bool:
-    def number(v: Any) -> bool:
-        return isinstance(v, int | float) and not isinstance(v, bool)
-
+def _has_kind(value: Any, kind: str) -> bool:
+    """Whether an override's ``value`` is of the ``kind`` :func:`_kind` asked for."""
     if kind == "true or false":
         return isinstance(value, bool)
-    if kind == "a number":
-        return number(value)
-    if kind == "a list of numbers":
-        return isinstance(value, list) and all(number(v) for v in value)
-    return isinstance(value, list)
+    if kind == "a list":
+        return isinstance(value, list)
+    fits = _whole if "whole" in kind else _number
+    if kind.endswith("mapping") and isinstance(value, dict):
+        return all(fits(v) for v in value.values())
+    if kind.endswith("list of whole numbers") or kind.endswith("list of numbers"):
+        return fits(value) or (isinstance(value, list) and all(fits(v) for v in value))
+    return fits(value)
+
+
+def _override_key(arg: str) -> str | None:
+    """The key a ``key=value`` or ``++key=value`` override sets in the composed config; None for the
+    overrides that have no default to compare with (``+key`` adds a key, ``~key`` deletes one)."""
+    key, equals, _ = arg.partition("=")
+    if not equals or _is_group_choice(arg):
+        return None
+    if key.startswith("++"):
+        return key[2:]
+    return None if key.startswith(("+", "~")) else key
 
 
 def _mistyped_override(cfg: Any, defaults: Any, argv: list[str]) -> str | None:
     """The first ``key=value`` override whose value is not of its default's type (``samples=abc`` where
     the default is ``[1]``), as one line; ``null`` always passes (it means "not set")."""
     for arg in argv:
-        key, equals, _ = arg.partition("=")
-        if not equals or key.startswith(("+", "~")) or key in FREE_FORM or _is_group_choice(arg):
+        key = _override_key(arg)
+        if key is None or key in FREE_FORM:
             continue
         try:
             default = OmegaConf.to_object(OmegaConf.select(defaults, key, throw_on_missing=False))
@@ -122,10 +172,10 @@ def _mistyped_override(cfg: Any, defaults: Any, argv: list[str]) -> str | None:
             default = OmegaConf.select(defaults, key, throw_on_missing=False)
         except Exception:  # an interpolation that cannot resolve here: the run itself reports it
             continue
-        kind = _kind(default)
+        kind = _kind(key, default)
         value = OmegaConf.select(cfg, key, throw_on_missing=False)
         value = OmegaConf.to_object(value) if OmegaConf.is_config(value) else value
-        if kind is None or value is None or _fits(value, kind):
+        if kind is None or value is None or _has_kind(value, kind):
             continue
         return f"{arg}: {key} must be {kind} (default {_show(default)})"
     return None
@@ -143,10 +193,50 @@ def _group_members(group: str) -> str:
     return ", ".join(sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml")))
 
 
-def _override_error(exc: Exception, argv: list[str]) -> str:
-    """Hydra's composition error as one line that names the override."""
-    import re
+def _unchosen_group_message(name: str, arg: str) -> str:
+    """``sampler.steps=20`` where no sampler is chosen: the door's own key of that name (evaluate.py's
+    ``steps``) or choosing a member that has the key first, instead of Hydra's ``+sampler.steps=20``
+    (which builds a sampler config with nothing to build)."""
+    key, _, value = arg.lstrip("+").partition("=")
+    group, _, rest = key.partition(".")
+    own = OmegaConf.to_container(OmegaConf.load(CONF_DIR / f"{name}.yaml"), resolve=False)
 
+    def own_keys(node: dict, prefix: str) -> list[str]:
+        found = []
+        for child, item in node.items():
+            if isinstance(item, dict) and child != "hydra":
+                found += own_keys(item, f"{prefix}{child}.")
+            elif child == rest:
+                found.append(f"{prefix}{child}")
+        return found
+
+    hints = [f"{own_key}={value}" for own_key in own_keys(own, "")]
+    having = [p.stem for p in sorted((CONF_DIR / group).glob("*.yaml")) if rest in OmegaConf.load(p)]
+    if having:
+        hints.append(f"choose a {group} first: {group}={having[0]} {group}.{rest}={value}")
+    hint = "; use " + ", or ".join(hints) if hints else ""
+    return f"{arg}: no {group} is chosen, so there is no {key} to set{hint}"
+
+
+def _unchosen_group_override(name: str, defaults: Any, argv: list[str]) -> str | None:
+    """A ``+group.key=value`` override where no member of ``group`` is chosen: it would build a config
+    with no ``_target_``; refused with :func:`_unchosen_group_message`."""
+    for arg in argv:
+        key, equals, _ = arg.partition("=")
+        group = key.lstrip("+").partition(".")[0]
+        if (
+            equals
+            and key.startswith("+")
+            and "." in key
+            and (CONF_DIR / group).is_dir()
+            and OmegaConf.select(defaults, group) is None
+        ):
+            return _unchosen_group_message(name, arg)
+    return None
+
+
+def _override_error(exc: Exception, name: str, argv: list[str]) -> str:
+    """Hydra's composition error as one line that names the override."""
     text = str(exc).split("Config search path:")[0]
     missing = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
     if missing and (CONF_DIR / missing.group(1)).is_dir():
@@ -157,6 +247,16 @@ def _override_error(exc: Exception, argv: list[str]) -> str:
             key, _, value = arg.partition("=")
             if value == "null" and (CONF_DIR / key).is_dir():
                 return f"{arg}: {key} is a config group; name one of its members: {_group_members(key)}"
+    absent = re.search(r"Could not override '([^']+)'", text)
+    if absent and "." in absent.group(1) and (CONF_DIR / absent.group(1).partition(".")[0]).is_dir():
+        arg = next((a for a in argv if a.partition("=")[0] == absent.group(1)), None)
+        if arg is not None:
+            try:
+                chosen = compose_config(name, [a for a in argv if _is_group_choice(a)])
+            except (HydraException, ValueError):
+                chosen = None
+            if chosen is not None and OmegaConf.select(chosen, absent.group(1).partition(".")[0]) is None:
+                return _unchosen_group_message(name, arg)
     return " ".join(text.split())
 
 

@@ -9,6 +9,7 @@ import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 
 import torch
 
@@ -38,14 +39,22 @@ class FailedRunCleanup:
     directory holds something the user wants even if the run fails later (a miner's request log). A
     directory that held anything else beforehand (``hydra.run.dir`` pointing at an existing folder) is
     never touched.
+
+    ``keep_checkpoints=True`` is train.py's rule: a run directory that holds a checkpoint is kept (the
+    run failed after saving one), and a failed resume removes only the config folder it added to the
+    original run (``hydra.output_subdir``, ``.hydra/resumed-STAMP``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep_checkpoints: bool = False) -> None:
         from hydra.core.hydra_config import HydraConfig
 
         hydra_cfg = HydraConfig.get()
         self.run_dir = Path(hydra_cfg.runtime.output_dir)
         self.created_here = holds_only_hydra_files(self.run_dir, f"{hydra_cfg.job.name}.log")
+        self.keep_checkpoints = keep_checkpoints
+        subdir = str(hydra_cfg.output_subdir or "")
+        # A resumed run writes its config into a folder of its own inside the original run's .hydra/.
+        self.added_config = self.run_dir / subdir if subdir.startswith(".hydra/resumed-") else None
         self.kept = False
 
     def keep(self) -> None:
@@ -54,9 +63,18 @@ class FailedRunCleanup:
     def __enter__(self) -> FailedRunCleanup:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None and self.created_here and not self.kept:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None or self.kept:
+            return
+        if self.created_here and not (self.keep_checkpoints and any(self.run_dir.rglob("*.ckpt"))):
             shutil.rmtree(self.run_dir, ignore_errors=True)
+        elif self.keep_checkpoints and self.added_config is not None:
+            shutil.rmtree(self.added_config, ignore_errors=True)
 
 
 def _no_cuda_reason() -> str:

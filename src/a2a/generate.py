@@ -31,7 +31,7 @@ from a2a.audio.features import check_windowing, extract_slices, file_params
 from a2a.checkpoint import build, build_network, check_config, denoiser_weights, read_checkpoint
 from a2a.checkpoint.attach import build_classifier
 from a2a.data.naming import tempo_from_name
-from a2a.diffusion import ConditionMix, LongFormStrategy, plan_windows, slice_windows
+from a2a.diffusion import ConditionMix, LongFormStrategy, Sampler, plan_windows, slice_windows
 from a2a.editing import Edit
 from a2a.errors import A2AError, AudioError, CheckpointError
 from a2a.motion.motion import Motion
@@ -167,7 +167,7 @@ class Generator:
 
     def sampler_for(
         self, sampler: dict | str | None = None, steps: int | None = None, eta: float | None = None
-    ):
+    ) -> Sampler:
         """The sampler a request uses: ``sampler`` (a member of the ``sampler`` config group by name, e.g.
         ``"posterior_mean"`` or ``"ddim_2"``, or a ``_target_`` config; default the checkpoint's) with
         ``steps``/``eta`` overridden, checked against the model's schedule before any model call."""

@@ -4,7 +4,6 @@ directly."""
 from __future__ import annotations
 
 import logging
-import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities import rank_zero_info
 
 from a2a.config import config_source, instantiate
-from a2a.doors import check_accelerator, holds_only_hydra_files, one_line_errors
+from a2a.doors import FailedRunCleanup, check_accelerator, one_line_errors
 from a2a.errors import A2AError, CheckpointError
 
 log = logging.getLogger(__name__)
@@ -184,20 +183,8 @@ def train_command(cfg: DictConfig) -> None:
     folders; a failed resume removes only the config folder it added to the original run
     (``.hydra/resumed-*``). A directory that held anything else beforehand is left alone.
     """
-    from hydra.core.hydra_config import HydraConfig
-
-    hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
-    created_here = holds_only_hydra_files(run_dir, f"{hydra_cfg.job.name}.log")
-    with one_line_errors("train"):
-        try:
-            train(cfg)
-        except BaseException:
-            if created_here and not any(run_dir.rglob("*.ckpt")):
-                shutil.rmtree(run_dir, ignore_errors=True)
-            elif str(hydra_cfg.output_subdir or "").startswith(".hydra/resumed-"):
-                shutil.rmtree(run_dir / hydra_cfg.output_subdir, ignore_errors=True)
-            raise
+    with one_line_errors("train"), FailedRunCleanup(keep_checkpoints=True):
+        train(cfg)
 
 
 def train_tiny(source: str | Path, output_dir: str | Path, overrides: tuple[str, ...] = ()) -> Path:
