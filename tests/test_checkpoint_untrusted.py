@@ -580,3 +580,10 @@ def test_the_extractor_runs_on_the_generators_device_not_the_stored_one(
     gen = a2a.load(path, device="cpu")
     assert gen.features.device == "cpu" and gen.info["features_error"] is None
     assert {p.device for p in gen.features.model.parameters()} == {torch.device("cpu")}
+
+
+def test_a_config_without_a_target_says_so():
+    with pytest.raises(CheckpointError, match=r"^sampler has no _target_ \(it holds steps\): name the class"):
+        check_config({"steps": 20}, "sampler", "sampler")
+    with pytest.raises(CheckpointError, match=r"^sampler must be a config with a _target_, got list"):
+        check_config([1], "sampler", "sampler")

@@ -232,8 +232,11 @@ def check_plain(value: Any, where: str) -> None:
 
 def check_config(config: Any, place: str, where: str) -> type:
     """Validate a config to build at ``place`` without building it; returns the class."""
-    if not isinstance(config, Mapping) or TARGET not in config:
+    if not isinstance(config, Mapping):
         raise CheckpointError(f"{where} must be a config with a _target_, got {type(config).__name__}")
+    if TARGET not in config:
+        keys = ", ".join(map(str, config)) or "nothing"
+        raise CheckpointError(f"{where} has no _target_ (it holds {keys}): name the class to build")
     cls = resolve_target(config[TARGET], place, where)
     for key, value in config.items():
         if key == TARGET or (key == PARTIAL and isinstance(value, bool)):
