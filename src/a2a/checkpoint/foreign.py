@@ -8,8 +8,9 @@ scan of the pickle names every other global it refers to, so a refusal can say w
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -81,3 +82,23 @@ def check_weights_fit(
     for k, v in weights.items():
         if not v.is_floating_point():
             raise CheckpointError(f"{where}{family} weight {k!r} has dtype {v.dtype}, not floating point")
+
+
+def composed_hyper_parameters(
+    overrides: Sequence[str], denoiser: Mapping[str, Any]
+) -> tuple[dict[str, Any], Any]:
+    """A converted model's training-module hyper-parameters: ``train`` composed with ``overrides`` (the
+    family's ``conf/model`` member and its settings, not restated here), resolved to plain values without
+    the module's own ``_target_``, with the denoiser sizes read off the weights (``denoiser``) on top.
+    Also returns the composed config, for what the model config does not hold (e.g. the data's styles)."""
+    from omegaconf import OmegaConf
+
+    from a2a.config import compose_config
+
+    cfg = compose_config("train", list(overrides))
+    hparams = OmegaConf.to_container(cfg.model, resolve=True)
+    assert isinstance(hparams, dict)
+    for key in ("_target_", "_recursive_"):
+        hparams.pop(key, None)
+    hparams["denoiser"] = {**hparams["denoiser"], **denoiser}
+    return hparams, cfg

@@ -42,7 +42,7 @@ from a2a.checkpoint.dsg_names import (
     dsg_config_from_state_dict,
     dsg_state_dict_to_a2a,
 )
-from a2a.checkpoint.foreign import check_weights_fit, load_failure, unsafe_globals
+from a2a.checkpoint.foreign import check_weights_fit, composed_hyper_parameters, load_failure, unsafe_globals
 from a2a.checkpoint.format import lightning_version, metadata, save_checkpoint
 from a2a.errors import A2AError, CheckpointError
 from a2a.models.dsg import DSGDenoiser
@@ -147,12 +147,7 @@ def dsg_hyper_parameters(
     ``sample.py``: ancestral DDPM over all 1000 steps), then the denoiser sizes read off the weights.
     Also returns the styles in one-hot order (``conf/data/zeggs.yaml``: DSG's Happy, Sad, Neutral, Old,
     Angry, Relaxed)."""
-    from omegaconf import OmegaConf
-
-    from a2a.config import compose_config
-
-    cfg = compose_config(
-        "train",
+    hparams, cfg = composed_hyper_parameters(
         [
             "model=dsg",
             "data=zeggs",
@@ -164,12 +159,8 @@ def dsg_hyper_parameters(
             f"model.window={int(window)}",
             "data.source=-",
         ],
+        denoiser,
     )
-    hparams = OmegaConf.to_container(cfg.model, resolve=True)
-    assert isinstance(hparams, dict)
-    for key in ("_target_", "_recursive_"):
-        hparams.pop(key, None)
-    hparams["denoiser"] = {**hparams["denoiser"], **denoiser}
     hparams["longform"]["n_seed"] = hparams["denoiser"]["n_seed"]
     hparams["features"]["dim"] = hparams["denoiser"]["audio_dim"]  # WavLM-Large: 1024
     return hparams, [str(style) for style in cfg.data.styles]

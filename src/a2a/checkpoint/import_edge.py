@@ -48,7 +48,7 @@ from a2a.checkpoint.edge_names import (
     edge_config_from_state_dict,
     edge_state_dict_to_a2a,
 )
-from a2a.checkpoint.foreign import check_weights_fit, load_failure, unsafe_globals
+from a2a.checkpoint.foreign import check_weights_fit, composed_hyper_parameters, load_failure, unsafe_globals
 from a2a.checkpoint.format import lightning_version, metadata, save_checkpoint
 from a2a.errors import A2AError, CheckpointError
 from a2a.models.edge import EdgeDenoiser
@@ -227,15 +227,10 @@ def edge_hyper_parameters(denoiser: Mapping[str, Any], feature_dim: int, window:
     ``conf/sampler/ddim.yaml`` and ``conf/features/baseline.yaml``) composed, then the denoiser sizes read
     off the weights, the window, and the features of width ``feature_dim`` (35: EDGE's baseline; other
     widths — 4800 is Jukebox layer 66 — have no a2a extractor: ``generate_features`` only)."""
-    from omegaconf import OmegaConf
-
-    from a2a.config import compose_config
-
     # The released model listens to Jukebox (weights given at generation: features_path=DIR)
     jukebox = feature_dim == JUKEBOX_FEATURE_DIM
     features = ["features=jukebox", "features.path=null"] if jukebox else ["features=baseline"]
-    cfg = compose_config(
-        "train",
+    hparams, _ = composed_hyper_parameters(
         [
             "model=edge",
             "sampler=ddim",
@@ -244,12 +239,8 @@ def edge_hyper_parameters(denoiser: Mapping[str, Any], feature_dim: int, window:
             f"model.window={int(window)}",
             "data.source=-",
         ],
+        denoiser,
     )
-    hparams = OmegaConf.to_container(cfg.model, resolve=True)
-    assert isinstance(hparams, dict)
-    for key in ("_target_", "_recursive_"):
-        hparams.pop(key, None)
-    hparams["denoiser"] = {**hparams["denoiser"], **denoiser}
     if feature_dim == JUKEBOX_FEATURE_DIM:
         hparams["features"]["name"] = "Jukebox 5B layer 66, 4800-d (features_path=DIR: its two weight files)"
     elif feature_dim != BASELINE_FEATURE_DIM:
