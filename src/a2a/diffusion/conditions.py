@@ -134,7 +134,24 @@ def concat_keeps(keeps: Sequence[KeepMask], batch: int, device: torch.device | s
     return {key: torch.cat([keep_mask(k, key, batch, device) for k in keeps]) for key in keys}
 
 
-class ConditionMix(torch.nn.Module):
+class DenoiserWrapper(torch.nn.Module):
+    """Base of modules that wrap a denoiser to change its conditions per call: they consume and can drop
+    the same condition keys as the model they wrap, so guidance and wrappers above them see the model's."""
+
+    def __init__(self, denoiser: Any) -> None:
+        super().__init__()
+        self.denoiser = denoiser
+
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        return tuple(getattr(self.denoiser, "conditions", ()))
+
+    @property
+    def droppable(self) -> tuple[str, ...]:
+        return tuple(getattr(self.denoiser, "droppable", ()))
+
+
+class ConditionMix(DenoiserWrapper):
     """A denoiser whose output mixes two values of one condition: ``γ·D(c[key]=a) + (1 − γ)·D(c[key]=b)``.
 
     DiffuseStyleGesture's style interpolation (``b`` another style, 0 ≤ γ ≤ 1) and extrapolation away from
@@ -151,22 +168,12 @@ class ConditionMix(torch.nn.Module):
     """
 
     def __init__(self, denoiser: Any, key: str, other: Tensor | None, gamma: float) -> None:
-        super().__init__()
+        super().__init__(denoiser)
         if not math.isfinite(float(gamma)):
             raise A2AError(f"mix weight must be a finite number, got {gamma!r}")
-        self.denoiser = denoiser
         self.key = key
         self.other = other
         self.gamma = float(gamma)
-
-    @property
-    def conditions(self) -> tuple[str, ...]:
-        return tuple(getattr(self.denoiser, "conditions", ()))
-
-    @property
-    def droppable(self) -> tuple[str, ...]:
-        # guidance and wrappers above this one drop the same keys as the model
-        return tuple(getattr(self.denoiser, "droppable", ()))
 
     def forward(self, x: Tensor, t: Tensor, cond: Mapping[str, Tensor], keep_cond: KeepMask = None) -> Tensor:
         batch = x.shape[0]

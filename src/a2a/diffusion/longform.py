@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 import torch
 from torch import Tensor
 
+from a2a.diffusion.conditions import DenoiserWrapper
 from a2a.diffusion.constraints import FINAL_STEP, Constraint, StepConstraint, as_constraint_list
 from a2a.diffusion.guidance import (
     Conditioning,
@@ -559,21 +560,13 @@ class SeededContinuation(LongFormStrategy):
         return f"SeededContinuation(n_seed={self.n_seed}, seed_key={self.seed_key!r})"
 
 
-class _SeedKept(torch.nn.Module):
+class _SeedKept(DenoiserWrapper):
     """The denoiser with the seed condition kept or dropped per row (``keep [B]``), whatever guidance
     does to the other conditions; guidance's enlarged batches repeat the rows."""
 
     def __init__(self, denoiser: Denoiser, key: str, keep: Tensor) -> None:
-        super().__init__()
-        self.denoiser, self.key, self.keep = denoiser, key, keep
-
-    @property
-    def conditions(self) -> tuple[str, ...]:
-        return tuple(getattr(self.denoiser, "conditions", ()))
-
-    @property
-    def droppable(self) -> tuple[str, ...]:
-        return tuple(getattr(self.denoiser, "droppable", ()))
+        super().__init__(denoiser)
+        self.key, self.keep = key, keep
 
     def forward(self, x: Tensor, t: Tensor, cond: Conditioning, keep_cond=None) -> Tensor:
         batch = x.shape[0]
@@ -584,7 +577,7 @@ class _SeedKept(torch.nn.Module):
             masks = dict(keep_cond)
         else:
             # one mask for every droppable condition: apply it to the others, decide the seed here
-            masks = {key: keep_cond for key in getattr(self.denoiser, "droppable", ()) if key != self.key}
+            masks = {key: keep_cond for key in self.droppable if key != self.key}
         if self.key in masks:
             seed_keep = seed_keep & masks[self.key]
         masks[self.key] = seed_keep
