@@ -279,16 +279,20 @@ def test_per_slice_features_equal_edge_extraction_of_each_slice(synthetic_root, 
     from a2a.data.naming import tempo_from_name
 
     extractor = BaselineFeatures()
-    dm = MotionDataModule(
-        synthetic_root,
-        extractor,
-        window_seconds=2.0,
-        train_stride=0.5,
-        test_stride=1.0,
-        feature_windowing="per_slice",
-        progress=False,
-        cache_dir=tmp_path / "cache",
-    )
+
+    def per_slice_module() -> MotionDataModule:
+        return MotionDataModule(
+            synthetic_root,
+            extractor,
+            window_seconds=2.0,
+            train_stride=0.5,
+            test_stride=1.0,
+            feature_windowing="per_slice",
+            progress=False,
+            cache_dir=tmp_path / "cache",
+        )
+
+    dm = per_slice_module()
     dm.setup("fit")
     train = dm.dataset("train")
     first = train.names[0]
@@ -302,15 +306,6 @@ def test_per_slice_features_equal_edge_extraction_of_each_slice(synthetic_root, 
     for k, window in enumerate(mine):
         np.testing.assert_allclose(window, edge[k], atol=1e-6)
     # the cache keys the windowing: a second data module reads the same windows back
-    again = MotionDataModule(
-        synthetic_root,
-        extractor,
-        window_seconds=2.0,
-        train_stride=0.5,
-        test_stride=1.0,
-        feature_windowing="per_slice",
-        progress=False,
-        cache_dir=tmp_path / "cache",
-    )
+    again = per_slice_module()
     again.setup("fit")
     np.testing.assert_array_equal(again.dataset("train")[0]["cond"]["audio"].numpy(), mine[0])
