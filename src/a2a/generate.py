@@ -140,7 +140,8 @@ class Generator:
             raise A2AError(
                 f"audio is {len(wave) / rate:.3f} s long: shorter than one frame at {self.fps:g} fps"
             )
-        shortest = self._strategy(longform).min_frames
+        strategy = self._strategy(longform)
+        shortest = strategy.min_frames
         if frames < shortest:
             # DiffuseStyleGesture continues from a seed of this many frames
             raise A2AError(
@@ -151,7 +152,7 @@ class Generator:
         tempo = tempo_from_name(Path(audio).name) if isinstance(audio, str | os.PathLike) else None
         params = file_params(self.features, start_bpm=tempo)
         if self.windowing == "per_slice":
-            starts = self._strategy(longform).window_starts(frames, self.window)
+            starts = strategy.window_starts(frames, self.window)
             feats = extract_slices(self.features, wave, rate, starts, self.window, **params)
         else:
             feats = self.features(wave, rate, num_frames=frames, **params)
