@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,36 +118,40 @@ def _takes_fraction(key: str) -> bool:
     return leaf in FRACTIONAL or leaf.endswith(("seconds", "timeout"))
 
 
-def _kind(key: str, default: Any) -> str | None:
+@dataclass(frozen=True)
+class _Expected:
+    """What an override must be: ``description`` for the message, ``accepts`` to test a value."""
+
+    description: str
+    accepts: Callable[[Any], bool]
+
+
+def _expected(key: str, default: Any) -> _Expected | None:
     """What an override of ``key`` whose default is ``default`` must be, or None where anything goes."""
     if isinstance(default, bool):
-        return "true or false"
+        return _Expected("true or false", lambda value: isinstance(value, bool))
     if _number(default):
-        number = "a whole number" if _whole(default) and not _takes_fraction(key) else "a number"
+        whole = _whole(default) and not _takes_fraction(key)
+        number, fits = ("a whole number", _whole) if whole else ("a number", _number)
         if key.rpartition(".")[2] in PER_CONDITION:
-            return f"{number} or a {{condition: {number.removeprefix('a ')}}} mapping"
-        return number
+            return _Expected(
+                f"{number} or a {{condition: {number.removeprefix('a ')}}} mapping",
+                lambda value: (
+                    fits(value) or (isinstance(value, dict) and all(fits(v) for v in value.values()))
+                ),
+            )
+        return _Expected(number, fits)
     if isinstance(default, list):
-        if default and all(_whole(v) for v in default):
-            return "a whole number or a list of whole numbers"
-        if default and all(_number(v) for v in default):
-            return "a number or a list of numbers"
-        return "a list"
+        for fits, number in ((_whole, "whole number"), (_number, "number")):
+            if default and all(fits(v) for v in default):
+                return _Expected(
+                    f"a {number} or a list of {number}s",
+                    lambda value, fits=fits: (
+                        fits(value) or (isinstance(value, list) and all(fits(v) for v in value))
+                    ),
+                )
+        return _Expected("a list", lambda value: isinstance(value, list))
     return None
-
-
-def _has_kind(value: Any, kind: str) -> bool:
-    """Whether an override's ``value`` is of the ``kind`` :func:`_kind` asked for."""
-    if kind == "true or false":
-        return isinstance(value, bool)
-    if kind == "a list":
-        return isinstance(value, list)
-    fits = _whole if "whole" in kind else _number
-    if kind.endswith("mapping") and isinstance(value, dict):
-        return all(fits(v) for v in value.values())
-    if kind.endswith("list of whole numbers") or kind.endswith("list of numbers"):
-        return fits(value) or (isinstance(value, list) and all(fits(v) for v in value))
-    return fits(value)
 
 
 def _override_key(arg: str) -> str | None:
@@ -172,12 +178,12 @@ def _mistyped_override(cfg: Any, defaults: Any, argv: list[str]) -> str | None:
             default = OmegaConf.select(defaults, key, throw_on_missing=False)
         except Exception:  # an interpolation that cannot resolve here: the run itself reports it
             continue
-        kind = _kind(key, default)
+        expected = _expected(key, default)
         value = OmegaConf.select(cfg, key, throw_on_missing=False)
         value = OmegaConf.to_object(value) if OmegaConf.is_config(value) else value
-        if kind is None or value is None or _has_kind(value, kind):
+        if expected is None or value is None or expected.accepts(value):
             continue
-        return f"{arg}: {key} must be {kind} (default {_show(default)})"
+        return f"{arg}: {key} must be {expected.description} (default {_show(default)})"
     return None
 
 
